@@ -1,0 +1,45 @@
+"""The ``bayespatial`` console script: list and run experiments."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bayespatial.experiments import REGISTRY
+
+app = typer.Typer(add_completion=False, help="Bayesian spatial econometrics on JAX + NumPyro.")
+console = Console()
+
+
+@app.command("list")
+def list_experiments() -> None:
+    """List the experiments with a one-line description."""
+    table = Table("experiment", "what it does")
+    for name, (_, text) in REGISTRY.items():
+        table.add_row(name, text)
+    console.print(table)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    experiment: str = typer.Argument(..., help="name from `bayespatial list`"),
+    quick: bool = typer.Option(False, "--quick", help="small sizes, finishes fast"),
+    out: Path = typer.Option(Path("out"), "--out", help="folder for the outputs"),
+) -> None:
+    """Run EXPERIMENT; further options are passed to the experiment's own parser."""
+    if experiment not in REGISTRY:
+        raise typer.BadParameter(
+            f"unknown experiment {experiment!r}; `bayespatial list` shows them."
+        )
+    module = importlib.import_module(REGISTRY[experiment][0])
+    args = ["--out", str(out), *(["--quick"] if quick else []), *ctx.args]
+    module.main(module.parse_args(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

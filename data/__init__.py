@@ -1,0 +1,1 @@
+"""Panels, spatial weights, loaders and simulators (numpy/pandas/scipy/libpysal; no JAX)."""

@@ -1,0 +1,276 @@
+"""The spatial weights object: a scipy.sparse CSR matrix with unit ids.
+
+`Weights` is small and immutable: every transformation (row-standardisation,
+re-ordering to a panel's units) returns a new object. It also knows its valid
+interval for the spatial parameter, from the extreme real eigenvalues of W
+(LeSage & Pace 2009, *Introduction to Spatial Econometrics*, sec. 4.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from bayespatial.data.errors import WeightsError
+
+DENSE_EIGEN_MAX_N = 2000
+"""Largest n for which the extreme eigenvalues come from a dense solve."""
+
+
+def _first(items, k=5):
+    items = list(items)
+    more = f" and {len(items) - k} more" if len(items) > k else ""
+    return ", ".join(repr(i) for i in items[:k]) + more
+
+
+@dataclass(frozen=True, eq=False)
+class Weights:
+    """Spatial weights W (n x n, zero diagonal) with the unit ids of its rows.
+
+    Attributes
+    ----------
+    sparse : scipy.sparse.csr_matrix
+        The matrix; row i holds the neighbours of unit ``ids[i]``.
+    ids : tuple
+        Unit identifiers in row order (unique).
+    transform : str
+        ``"raw"`` as built, or ``"row"`` after row-standardisation.
+    scale : numpy.ndarray or None
+        Diagonal d with D W symmetric (W = D^-1 A with A = A'), when known; it
+        makes D^1/2 W D^-1/2 a symmetric matrix similar to W, so eigenvalues are
+        real and symmetric eigensolvers apply (Ord 1975, JASA 70, 120-126).
+    """
+
+    sparse: sp.csr_matrix
+    ids: tuple
+    transform: str = "raw"
+    scale: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_sparse(cls, matrix, ids: Sequence | None = None, *, islands: str = "raise"):
+        """Validate a square sparse or dense matrix and wrap it.
+
+        Parameters
+        ----------
+        matrix : array_like or scipy.sparse matrix
+            Non-negative weights with a zero diagonal.
+        ids : sequence, optional
+            Unit ids in row order; default ``0..n-1``.
+        islands : {"raise", "keep"}
+            Units without neighbours raise by default; ``"keep"`` keeps them as
+            zero rows (their spatial lag is 0).
+        """
+        m = sp.csr_matrix(matrix, dtype=float)
+        m.sum_duplicates()
+        m.eliminate_zeros()
+        if m.shape[0] != m.shape[1]:
+            raise WeightsError(f"W must be square; got shape {m.shape}.")
+        n = m.shape[0]
+        ids = tuple(range(n)) if ids is None else tuple(ids)
+        if len(ids) != n:
+            raise WeightsError(
+                f"W has {n} rows but {len(ids)} ids were given; pass one id per row."
+            )
+        if len(set(ids)) != n:
+            dup = [i for i in set(ids) if ids.count(i) > 1] if n < 20000 else ["(several)"]
+            raise WeightsError(f"W ids must be unique; repeated: {_first(dup)}.")
+        if not np.all(np.isfinite(m.data)):
+            rows = np.repeat(np.arange(n), np.diff(m.indptr))[~np.isfinite(m.data)]
+            raise WeightsError(
+                f"W has non-finite weights in the rows of units {_first(ids[r] for r in rows)}; "
+                "check the distances or the edge list that built it."
+            )
+        if np.any(m.data < 0):
+            rows = np.repeat(np.arange(n), np.diff(m.indptr))[m.data < 0]
+            raise WeightsError(
+                f"W has negative weights in the rows of units {_first(ids[r] for r in rows)}; "
+                "spatial weights must be non-negative."
+            )
+        if np.any(m.diagonal() != 0):
+            bad = np.flatnonzero(m.diagonal())
+            raise WeightsError(
+                f"W has a non-zero diagonal for units {_first(ids[i] for i in bad)}; a unit "
+                "cannot be its own neighbour: set the diagonal to 0."
+            )
+        w = cls(m, ids, "raw", None)
+        w.check_islands(islands)
+        return w
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n(self) -> int:
+        """Number of units."""
+        return self.sparse.shape[0]
+
+    @property
+    def nnz(self) -> int:
+        """Number of non-zero weights."""
+        return self.sparse.nnz
+
+    @property
+    def islands(self) -> tuple:
+        """Ids of units without neighbours (zero rows)."""
+        empty = np.flatnonzero(np.diff(self.sparse.indptr) == 0)
+        return tuple(self.ids[i] for i in empty)
+
+    def check_islands(self, islands: str = "raise") -> None:
+        """Raise if W has units without neighbours, unless ``islands="keep"``."""
+        if islands not in ("raise", "keep"):
+            raise WeightsError(f"islands must be 'raise' or 'keep', not {islands!r}.")
+        found = self.islands
+        if found and islands == "raise":
+            raise WeightsError(
+                f"W has {len(found)} island(s) without neighbours: {_first(found)}. Join them "
+                "to a neighbour (e.g. by k-nearest neighbours or an edge list), drop them from "
+                "the data, or pass islands='keep' to keep them as zero rows."
+            )
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of ids, structure and weights (identifies W in saved fits)."""
+        h = hashlib.sha256()
+        h.update(repr(self.ids).encode())
+        for a in (self.sparse.indptr, self.sparse.indices, self.sparse.data):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
+
+    def __eq__(self, other):
+        return isinstance(other, Weights) and self.fingerprint == other.fingerprint
+
+    def __hash__(self):
+        return hash(self.fingerprint)
+
+    def __repr__(self):
+        return (
+            f"Weights(n={self.n}, nnz={self.nnz}, transform={self.transform!r}, "
+            f"mean neighbours={self.nnz / max(self.n, 1):.2f})"
+        )
+
+    # --------------------------------------------------------- transformations
+    def row_standardize(self, *, islands: str = "raise") -> Weights:
+        """Divide each row by its sum, W = D^-1 A, so that rows sum to one.
+
+        Islands raise unless ``islands="keep"``, which keeps them as zero rows.
+        When A is symmetric the row sums are kept as ``scale``, so that the
+        symmetric similar matrix D^1/2 W D^-1/2 is available to eigensolvers.
+        """
+        self.check_islands(islands)
+        if self.transform == "row":
+            return self
+        a = self.sparse
+        rowsum = np.asarray(a.sum(axis=1)).ravel()
+        inv = np.divide(1.0, rowsum, out=np.zeros_like(rowsum), where=rowsum > 0)
+        w = sp.diags(inv) @ a
+        base = self.symmetric_scale()
+        scale = None if base is None else base * rowsum
+        if scale is not None and np.any(scale == 0):
+            scale = np.where(scale == 0, 1.0, scale)
+        return Weights(sp.csr_matrix(w), self.ids, "row", scale)
+
+    def align(self, ids: Sequence) -> Weights:
+        """Reorder W to the unit order ``ids`` (e.g. a panel's units).
+
+        Raises when a unit of ``ids`` is not in W or W has units not in ``ids``.
+        """
+        ids = tuple(ids)
+        if ids == self.ids:
+            return self
+        pos = {u: i for i, u in enumerate(self.ids)}
+        missing = [u for u in ids if u not in pos]
+        if missing:
+            raise WeightsError(
+                f"{len(missing)} unit(s) of the data are not in W: {_first(missing)}. Build W for "
+                "the same units (check the id column and its type, e.g. '01001' vs 1001)."
+            )
+        wanted = set(ids)
+        extra = [u for u in self.ids if u not in wanted]
+        if extra:
+            raise WeightsError(
+                f"{len(extra)} unit(s) of W are not in the data: {_first(extra)}. Add their rows "
+                "to the data or build W on the data's units only."
+            )
+        order = np.array([pos[u] for u in ids])
+        m = self.sparse[order][:, order].tocsr()
+        scale = None if self.scale is None else self.scale[order]
+        return Weights(m, ids, self.transform, scale)
+
+    # ---------------------------------------------------------------- spectrum
+    def symmetric_scale(self) -> np.ndarray | None:
+        """Return d with diag(d) W symmetric, or None if none is found.
+
+        Tried in turn: the stored ``scale``; ones (W symmetric); and, for rows
+        whose non-zeros are all equal (binary weights row-standardised), the
+        reciprocal of that common value.
+        """
+        m = self.sparse
+        candidates = [self.scale, np.ones(self.n)]
+        rowmax = np.zeros(self.n)
+        np.maximum.at(rowmax, np.repeat(np.arange(self.n), np.diff(m.indptr)), m.data)
+        candidates.append(np.divide(1.0, rowmax, out=np.ones_like(rowmax), where=rowmax > 0))
+        for d in candidates:
+            if d is None:
+                continue
+            s = sp.diags(d) @ m
+            diff = abs(s - s.T)
+            if diff.nnz == 0 or diff.max() <= 1e-12 * max(abs(s).max(), 1.0):
+                return np.asarray(d, dtype=float)
+        return None
+
+    def extreme_eigenvalues(self) -> tuple[float, float]:
+        """Smallest and largest real eigenvalue of W.
+
+        Dense eigenvalues for n <= 2,000; otherwise ARPACK on the symmetric
+        similar matrix when one exists, else on W itself (real parts).
+        """
+        d = self.symmetric_scale()
+        if self.n <= DENSE_EIGEN_MAX_N:
+            dense = self.sparse.toarray()
+            if d is not None:
+                r = np.sqrt(d)
+                ev = np.linalg.eigvalsh((r[:, None] * dense) / r[None, :])
+            else:
+                ev = np.linalg.eigvals(dense)
+                ev = ev[np.abs(ev.imag) < 1e-10].real
+            return float(ev.min()), float(ev.max())
+        if d is not None:
+            r = np.sqrt(d)
+            s = sp.diags(r) @ self.sparse @ sp.diags(1 / r)
+            s = (s + s.T) / 2
+            lo = spla.eigsh(s, k=1, which="SA", return_eigenvectors=False, tol=1e-10)[0]
+            hi = spla.eigsh(s, k=1, which="LA", return_eigenvectors=False, tol=1e-10)[0]
+            return float(lo), float(hi)
+        hi = spla.eigs(self.sparse, k=1, which="LR", return_eigenvectors=False, tol=1e-10)
+        lo = spla.eigs(self.sparse, k=1, which="SR", return_eigenvectors=False, tol=1e-10)
+        return float(lo[0].real), float(hi[0].real)
+
+    def rho_bounds(self) -> tuple[float, float]:
+        """Valid interval (1/lambda_min, 1/lambda_max) for rho.
+
+        I - rho W is non-singular with a positive determinant for rho strictly
+        inside this interval (LeSage & Pace 2009, sec. 4.1). For a
+        row-standardised W, lambda_max = 1.
+        """
+        lo, hi = self.extreme_eigenvalues()
+        if self.transform == "row" and abs(hi - 1.0) < 1e-8:
+            hi = 1.0  # the Perron root of a row-stochastic matrix, exactly
+        if lo >= 0 or hi <= 0:
+            raise WeightsError(
+                f"W has extreme eigenvalues ({lo:.3g}, {hi:.3g}) that do not bracket zero; "
+                "it is not a valid spatial weights matrix (is it empty or triangular?)."
+            )
+        return 1.0 / lo, 1.0 / hi
+
+    def check_rho(self, rho: float, name: str = "rho") -> float:
+        """Return ``rho`` if it lies inside ``rho_bounds()``, else raise."""
+        lo, hi = self.rho_bounds()
+        if not lo < rho < hi:
+            raise WeightsError(
+                f"{name} = {rho} is outside the valid interval ({lo:.4f}, {hi:.4f}) of this W, "
+                "where I - rho W is non-singular; choose a value inside it."
+            )
+        return rho

@@ -1,0 +1,1 @@
+"""NumPyro model functions, the fit() pipeline and results objects (static models: issue 3)."""
