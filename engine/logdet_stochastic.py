@@ -1,17 +1,22 @@
-"""Stochastic-trace log-determinants: Chebyshev, Taylor and Lanczos quadrature.
+"""Probed-trace log-determinants: Chebyshev, Taylor and Lanczos quadrature.
 
 All three write (1/n) log|I - rho W| = (1/n) tr f(W), f(x) = log(1 - rho x),
 approximate f by a polynomial (or a Gauss quadrature) in W, and estimate the
-traces of its high-order terms with Rademacher probes fixed at init. The
-exact traces of W..W^4 enter as control variates: they replace their
-estimated counterparts and remove the correlated part of the higher orders.
-``apply`` then reduces to a weighted sum of log(1 - rho x_k) over fixed nodes
-x_k, cheap and differentiable in rho.
+traces of its high-order terms with probe vectors fixed at init: by default
+a distance-16 colouring of the graph with random signs, exact for every
+polynomial of degree <= 16 and nearly exact above, because the entries of
+f(W) between units more than 16 steps apart are tiny
+(`bayespatial.engine.probing`); Rademacher probes with ``distance=0``. The
+exact traces of W..W^4 replace their probed counterparts. ``apply`` then
+reduces to a weighted sum of log(1 - rho x_k) over fixed nodes x_k, cheap and
+differentiable in rho.
 
 Error = deterministic part (interpolation / truncation / quadrature, computed
-from the spectrum interval at init) + Monte Carlo part (3 standard errors from
-the spread over probes); both are stored in ``info`` for the value and the
-derivative, and their sum for the value is ``state.bound``.
+from the spectrum interval at init) + Monte Carlo part (3 standard errors,
+from the deviation matrix of the probed traces); both are stored in ``info``
+for the value and the derivative, and their sum for the value is
+``state.bound``. Bounds cover |rho| <= ``rho_max`` (0.95) inside the valid
+interval.
 """
 
 from __future__ import annotations
@@ -28,12 +33,16 @@ from bayespatial.engine.logdet_state import LogDetState, rho_check_grid
 from bayespatial.engine.spectrum import spectrum
 from bayespatial.engine.traces import (
     EXACT_ORDER,
-    control_variate_mean,
+    combine,
     exact_power_traces,
+    forms_by_probe,
     init_traces,
-    probe_forms,
-    rademacher,
+    make_design,
+    probe_rows,
 )
+
+PROBING_DISTANCE = 16
+"""Default colouring distance: same-colour units are more than 16 steps apart."""
 
 
 def target_bound(n: int) -> float:
@@ -45,9 +54,14 @@ def target_bound(n: int) -> float:
     return 0.02 / np.sqrt(10 * n)
 
 
-def default_probes(n: int) -> int:
-    """Probes used by default: many for small n (cheap), fewer as n grows."""
-    return int(np.clip(2e7 / n, 64, 4096))
+def _bound(symmetric: bool, value: float) -> float | None:
+    """The bound holds for a real spectrum; W not similar to a symmetric matrix gets None.
+
+    Its eigenvalues may be complex, where the interpolation error on the real
+    interval says nothing; the error is then measured, not bounded (see
+    BENCHMARKS.md).
+    """
+    return value if symmetric else None
 
 
 def _f(rho, x):
@@ -58,10 +72,9 @@ def _df(rho, x):
     return -x / (1.0 - np.multiply.outer(rho, x))
 
 
-def _mc_summary(per_probe: np.ndarray) -> float:
-    """Largest (over rho) standard error of a per-probe estimate, shape (rho, probes)."""
-    p = per_probe.shape[1]
-    return float(per_probe.std(axis=1, ddof=1).max() / np.sqrt(p))
+def _three_se(per_piece: np.ndarray) -> float:
+    """3 x the largest (over rho) standard error, from deviations of shape (rho, pieces)."""
+    return float(3.0 * np.sqrt((per_piece**2).sum(axis=1)).max())
 
 
 # --------------------------------------------------------------- chebyshev
@@ -74,68 +87,7 @@ def _chebyshev_exact_moments(pow_tr: np.ndarray, alpha: float, beta: float) -> n
             for q in range(k + 1)
         ]
     )
-    out = np.empty(k + 1)
-    for j in range(k + 1):
-        c = npcheb.cheb2poly(np.eye(k + 1)[j])
-        out[j] = c @ b_pow[: len(c)]
-    return out
-
-
-def init_chebyshev(
-    W, order: int | None = None, probes: int | None = None, seed: int = 0, rho_max: float = 0.95
-) -> LogDetState:
-    """Chebyshev approximation (Pace & LeSage 2004, *CSDA* 45, 179-196).
-
-    The spectrum interval [lambda_min, lambda_max] maps to [-1, 1] by
-    B = (2 W - (lambda_max + lambda_min) I) / (lambda_max - lambda_min); f is
-    interpolated at the order + 1 Chebyshev nodes x_k, and
-    (1/n) log|I - rho W| ~ sum_k w_k log(1 - rho lambda_k) with
-    w_k = 2/(m+1) sum_j' mu_j T_j(x_k), mu_j = tr(T_j(B))/n (exact for j <= 4,
-    probes with control variates above). With a real spectrum the
-    interpolation error per unit is at most max over [lambda_min,
-    lambda_max] of |f - p_m|, computed at init on a fine grid.
-    """
-    t0 = time.perf_counter()
-    spec = spectrum(W)
-    n = spec.n
-    a, b = spec.lmin, spec.lmax
-    alpha, beta = 2.0 / (b - a), -(a + b) / (b - a)
-    rhos = rho_check_grid(spec, rho_max)
-    order = order or _chebyshev_order(a, b, rhos, target_bound(n) / 10)
-    probes = probes or default_probes(n)
-    m = spec.matrix
-    xk = np.cos(np.pi * (np.arange(order + 1) + 0.5) / (order + 1))
-    lam_k = (b - a) / 2 * xk + (a + b) / 2
-    tk = npcheb.chebvander(xk, order)  # (nodes, j)
-    exact = np.zeros(order + 1)
-    exact[: EXACT_ORDER + 1] = _chebyshev_exact_moments(exact_power_traces(m), alpha, beta)
-    if order > EXACT_ORDER:
-        forms = (
-            probe_forms(lambda v: alpha * (m @ v) + beta * v, n, order, probes, seed, "chebyshev")
-            / n
-        )
-        mu, _, adjusted = control_variate_mean(forms, exact, EXACT_ORDER)
-    else:
-        mu, adjusted = exact, exact[:, None]
-    half = np.ones(order + 1)
-    half[0] = 0.5
-    weights = 2.0 / (order + 1) * tk @ (half * mu)
-    per_probe_w = 2.0 / (order + 1) * tk @ (half[:, None] * adjusted)  # (nodes, probes)
-    trunc_v, trunc_d = _interp_error(a, b, rhos, order)
-    mc_v = 3 * _mc_summary(_f(rhos, lam_k) @ per_probe_w)
-    mc_d = 3 * _mc_summary(_df(rhos, lam_k) @ per_probe_w)
-    params = {"nodes": jnp.asarray(lam_k), "weights": jnp.asarray(weights)}
-    info = (
-        ("order", order),
-        ("probes", probes),
-        ("seed", seed),
-        ("interval", (a, b)),
-        ("bound_interp", trunc_v),
-        ("bound_mc", mc_v),
-        ("bound_grad", trunc_d + mc_d),
-        ("init_s", time.perf_counter() - t0),
-    )
-    return LogDetState("chebyshev", n, trunc_v + mc_v, params, info)
+    return np.array([npcheb.cheb2poly(np.eye(k + 1)[j]) @ b_pow[: j + 1] for j in range(k + 1)])
 
 
 def _interp_error(a, b, rhos, order, grid=4001):
@@ -147,21 +99,78 @@ def _interp_error(a, b, rhos, order, grid=4001):
     errs = []
     for fun in (_f, _df):
         coef = npcheb.chebfit(nodes, fun(rhos, lam).T, order)  # interpolation (order+1 nodes)
-        approx = npcheb.chebval(xs, coef)  # (rho, x)
-        errs.append(float(np.abs(approx - fun(rhos, x)).max()))
+        errs.append(float(np.abs(npcheb.chebval(xs, coef) - fun(rhos, x)).max()))
     return errs[0], errs[1]
 
 
 def _chebyshev_order(a, b, rhos, tol, max_order=400):
     for order in (*range(10, 100, 10), *range(100, max_order + 1, 25)):
-        ev, ed = _interp_error(a, b, rhos, order, grid=801)
-        if max(ev, ed) < tol:
+        if max(_interp_error(a, b, rhos, order, grid=801)) < tol:
             return order
     return max_order
 
 
+def init_chebyshev(
+    W,
+    order: int | None = None,
+    distance: int = PROBING_DISTANCE,
+    probes: int = 64,
+    check: int = 32,
+    seed: int = 0,
+    rho_max: float = 0.95,
+) -> LogDetState:
+    """Chebyshev approximation (Pace & LeSage 2004, *CSDA* 45, 179-196).
+
+    The spectrum interval [lambda_min, lambda_max] maps to [-1, 1] by
+    B = (2 W - (lambda_max + lambda_min) I) / (lambda_max - lambda_min); f is
+    interpolated at the order + 1 Chebyshev nodes x_k, and
+    (1/n) log|I - rho W| ~ sum_k w_k log(1 - rho lambda_k) with
+    w_k = 2/(m+1) sum_j' mu_j T_j(x_k), mu_j = tr(T_j(B))/n (exact for j <= 4,
+    probed above). With a real spectrum the interpolation error per unit is
+    at most max over [lambda_min, lambda_max] of |f - p_m|, computed at init on
+    a fine grid. ``order`` defaults to the smallest that makes this error
+    (value and derivative) a tenth of 0.02 / sqrt(10 n).
+    """
+    t0 = time.perf_counter()
+    spec = spectrum(W)
+    n = spec.n
+    a, b = spec.lmin, spec.lmax
+    alpha, beta = 2.0 / (b - a), -(a + b) / (b - a)
+    rhos = rho_check_grid(spec, rho_max)
+    order = order or _chebyshev_order(a, b, rhos, target_bound(n) / 10)
+    symmetric = spec.scale is not None
+    m = spec.symmetric() if symmetric else spec.matrix
+    op = alpha * m + beta * spec.identity()
+    design = make_design(m, distance, probes, check, seed)
+    mu, dev = combine(*forms_by_probe(op, design, n, order, "chebyshev", symmetric), design)
+    mu, dev = mu / n, dev / n
+    mu[: EXACT_ORDER + 1] = _chebyshev_exact_moments(exact_power_traces(m), alpha, beta)
+    dev[: EXACT_ORDER + 1] = 0.0
+    xk = np.cos(np.pi * (np.arange(order + 1) + 0.5) / (order + 1))
+    lam_k = (b - a) / 2 * xk + (a + b) / 2
+    to_weights = 2.0 / (order + 1) * npcheb.chebvander(xk, order)  # (nodes, j)
+    to_weights[:, 0] *= 0.5
+    weights = to_weights @ mu
+    dev_w = to_weights @ dev  # (nodes, pieces)
+    trunc_v, trunc_d = _interp_error(a, b, rhos, order)
+    mc_v = _three_se(_f(rhos, lam_k) @ dev_w)
+    mc_d = _three_se(_df(rhos, lam_k) @ dev_w)
+    params = {"nodes": jnp.asarray(lam_k), "weights": jnp.asarray(weights)}
+    info = (
+        ("order", order),
+        ("probing", design.label),
+        ("seed", seed),
+        ("interval", (a, b)),
+        ("bound_interp", trunc_v),
+        ("bound_mc", mc_v),
+        ("bound_grad", trunc_d + mc_d),
+        ("init_s", time.perf_counter() - t0),
+    )
+    return LogDetState("chebyshev", n, _bound(symmetric, trunc_v + mc_v), params, info)
+
+
 def apply_chebyshev(state: LogDetState, rho):
-    """N * sum_k w_k log(1 - rho lambda_k)."""
+    """N sum_k w_k log(1 - rho lambda_k)."""
     r = jnp.asarray(rho)[..., None]
     return state.n * jnp.sum(
         state.params["weights"] * jnp.log1p(-r * state.params["nodes"]), axis=-1
@@ -170,39 +179,51 @@ def apply_chebyshev(state: LogDetState, rho):
 
 # ------------------------------------------------------------------ taylor
 def init_taylor(
-    W, order: int | None = None, probes: int | None = None, seed: int = 0, rho_max: float = 0.95
+    W,
+    order: int | None = None,
+    distance: int = PROBING_DISTANCE,
+    probes: int = 64,
+    check: int = 32,
+    seed: int = 0,
+    rho_max: float = 0.95,
 ) -> LogDetState:
-    """Taylor series with Monte Carlo traces (Barry & Pace 1999, *LAA* 289, 41-54).
+    """Taylor series with probed traces (Barry & Pace 1999, *LAA* 289, 41-54).
 
     (1/n) log|I - rho W| = -sum_{k=1}^m rho^k tr(W^k)/(k n) - R_m with
-    |R_m| <= (r |rho|)^{m+1} / ((m+1)(1 - r |rho|)), r the spectral radius
-    (Barry & Pace 1999, eq. 9). tr(W^k) exact for k <= 4, Hutchinson with
-    control variates above (`init_traces`, reusable by effects).
+    |R_m| <= (r |rho|)^{m+1} / ((m+1)(1 - r |rho|)) and the derivative's
+    remainder at most r (r |rho|)^m / (1 - r |rho|), r the spectral radius
+    (Barry & Pace 1999, eq. 9). tr(W^k) exact for k <= 4, probed above
+    (`init_traces`, kept in ``info`` for effects). ``order`` defaults to the
+    smallest that makes both remainders a tenth of 0.02 / sqrt(10 n).
     """
     t0 = time.perf_counter()
     spec = spectrum(W)
     n = spec.n
-    r = max(abs(spec.lmin), abs(spec.lmax))
+    if spec.scale is not None:
+        r = max(abs(spec.lmin), abs(spec.lmax))  # spectral radius
+    else:  # complex spectrum: Gershgorin's bound on the spectral radius
+        r = float(np.abs(spec.matrix).sum(axis=1).max())
     rhos = rho_check_grid(spec, rho_max)
     x = r * float(np.abs(rhos).max())
+
+    def remainders(m):
+        return x ** (m + 1) / ((m + 1) * (1 - x)), r * x**m / (1 - x)
+
     tol = target_bound(n) / 10
     if order is None:
         order = 5
-        while order < 2000 and x ** (order + 1) / ((order + 1) * (1 - x)) > tol:
+        while order < 2000 and max(remainders(order)) > tol:
             order += 5
-    probes = probes or default_probes(n)
-    tr = init_traces(spec.matrix, order, probes, seed)
+    tr = init_traces(W, order, distance, probes, check, seed)
     k = np.arange(1, order + 1)
-    coef = tr.moments[1:] / k
-    trunc_v = x ** (order + 1) / ((order + 1) * (1 - x))
-    trunc_d = r * x**order / (1 - x)
+    trunc_v, trunc_d = remainders(order)
     powers = rhos[:, None] ** k[None, :]
-    mc_v = 3 * _mc_summary(powers @ (tr.forms[1:] / k[:, None]))
-    mc_d = 3 * _mc_summary((powers / rhos[:, None]) @ tr.forms[1:]) if np.all(rhos) else 0.0
-    params = {"coef": jnp.asarray(coef)}
+    mc_v = _three_se(powers @ (tr.dev[1:] / k[:, None]))
+    mc_d = _three_se((k * rhos[:, None] ** (k - 1)[None, :]) @ (tr.dev[1:] / k[:, None]))
+    params = {"coef": jnp.asarray(tr.moments[1:] / k)}
     info = (
         ("order", order),
-        ("probes", probes),
+        ("probing", tr.probing),
         ("seed", seed),
         ("traces", tr),
         ("bound_trunc", trunc_v),
@@ -223,35 +244,42 @@ def apply_taylor(state: LogDetState, rho):
 
 
 # --------------------------------------------------------------------- slq
-def _lanczos(matvec, z, steps):
-    """Vectorised Lanczos on each column of z; returns alpha (steps, b), beta (steps-1, b)."""
-    q = z / np.linalg.norm(z, axis=0)
+def _lanczos(op_t, z, steps):
+    """Lanczos on each row of z (rows @ op_t applies S); alpha (b, steps), beta (b, steps-1)."""
+    q = z / np.linalg.norm(z, axis=1, keepdims=True)
     q_prev = np.zeros_like(q)
     alphas, betas = [], []
-    beta = np.zeros(z.shape[1])
+    beta = np.zeros((z.shape[0], 1))
     for j in range(steps):
-        w = matvec(q) - beta * q_prev
-        alpha = np.einsum("ij,ij->j", q, w)
+        w = q @ op_t
+        w -= beta * q_prev
+        alpha = np.einsum("ij,ij->i", q, w)[:, None]
         w -= alpha * q
-        alphas.append(alpha)
+        alphas.append(alpha[:, 0])
         if j == steps - 1:
             break
-        beta = np.linalg.norm(w, axis=0)
+        beta = np.linalg.norm(w, axis=1, keepdims=True)
         ok = beta > 1e-10
         q_prev, q = q, np.where(ok, w / np.where(ok, beta, 1.0), 0.0)
         beta = np.where(ok, beta, 0.0)
-        betas.append(beta)
-    return np.array(alphas), np.array(betas)
+        betas.append(beta[:, 0])
+    return np.array(alphas).T, np.array(betas).T.reshape(z.shape[0], -1)
 
 
 def init_slq(
-    W, steps: int | None = None, probes: int | None = None, seed: int = 0, rho_max: float = 0.95
+    W,
+    steps: int | None = None,
+    distance: int = PROBING_DISTANCE,
+    probes: int = 64,
+    check: int = 32,
+    seed: int = 0,
+    rho_max: float = 0.95,
 ) -> LogDetState:
     """Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017, *SIMAX* 38, 1075-1099).
 
     Needs a W similar to a symmetric S = D^1/2 W D^-1/2. For each probe z,
     ``steps`` Lanczos steps give Ritz values theta_j and weights tau_j^2 with
-    z'f(S)z ~ ||z||^2 sum_j tau_j^2 f(theta_j), exact for polynomials of degree
+    z'f(S)z ~ |z|^2 sum_j tau_j^2 f(theta_j), exact for polynomials of degree
     < 2 * steps. The exact traces of W..W^4 enter as control variates: the
     probes estimate only tr(f(S) - p_4(S)), p_4 the degree-4 Taylor part. The
     quadrature error is bounded by twice the degree-(2 steps - 1) Chebyshev
@@ -266,28 +294,33 @@ def init_slq(
         )
     n = spec.n
     s = spec.symmetric()
+    op_t = s.tocsc()
     rhos = rho_check_grid(spec, rho_max)
-    tol = target_bound(n) / 10
     if steps is None:
-        steps = (_chebyshev_order(spec.lmin, spec.lmax, rhos, tol / 2) + 2) // 2
-    probes = probes or default_probes(n)
-    z = rademacher(n, probes, seed)
-    alpha, beta = _lanczos(lambda v: s @ v, z, steps)
-    nodes = np.empty((probes, steps))
-    wts = np.empty((probes, steps))
-    for p in range(probes):
-        theta, vec = (
-            eigh_tridiagonal(alpha[:, p], beta[:, p])
-            if steps > 1
-            else (alpha[:, p], np.ones((1, 1)))
-        )
-        nodes[p], wts[p] = theta, vec[0] ** 2
+        steps = (_chebyshev_order(spec.lmin, spec.lmax, rhos, target_bound(n) / 20) + 2) // 2
+    design = make_design(s, distance, probes, check, seed)
+    nodes, wts, kinds, labels = [], [], [], []
+    for z, kind, label in probe_rows(design, n):
+        alpha, beta = _lanczos(op_t, z, steps)
+        sq = (z * z).sum(axis=1) / n
+        for p in range(z.shape[0]):
+            if steps > 1:
+                theta, vec = eigh_tridiagonal(alpha[p], beta[p])
+            else:
+                theta, vec = alpha[p], np.ones((1, 1))
+            nodes.append(theta)
+            wts.append(vec[0] ** 2 * sq[p])
+        kinds.append(np.full(z.shape[0], kind))
+        labels.append(label)
+    nodes, wts = np.array(nodes), np.array(wts)  # (vectors, steps)
+    kinds, labels = np.concatenate(kinds), np.concatenate(labels)
     pow_tr = exact_power_traces(spec.matrix)
     k = np.arange(1, EXACT_ORDER + 1)
 
-    # per-probe estimate of (1/n) tr(f - p4) at each rho of the check grid
-    def remainder(fun_rho):
-        return np.stack([(wts * fun_rho(r)).sum(1) for r in rhos])
+    def deviations(fun):
+        """Deviation matrix (rho, pieces) of the probed remainder at each rho."""
+        per_vector = np.stack([(wts * fun(r)).sum(axis=1) for r in rhos])
+        return combine(per_vector, kinds, labels, design)[1]
 
     def f_rem(r):
         return np.log1p(-r * nodes) + sum((r * nodes) ** j / j for j in k)
@@ -296,16 +329,18 @@ def init_slq(
         return -nodes / (1 - r * nodes) + sum(r ** (j - 1) * nodes**j for j in k)
 
     trunc_v, trunc_d = _interp_error(spec.lmin, spec.lmax, rhos, 2 * steps - 1)
-    mc_v = 3 * _mc_summary(remainder(f_rem))
-    mc_d = 3 * _mc_summary(remainder(df_rem))
+    mc_v = _three_se(deviations(f_rem))
+    mc_d = _three_se(deviations(df_rem))
+    first = kinds == 0
+    scale = 1.0 / first.sum() if design.colouring is None else 1.0
     params = {
-        "nodes": jnp.asarray(nodes.ravel()),
-        "weights": jnp.asarray(wts.ravel() / probes),
+        "nodes": jnp.asarray(nodes[first].ravel()),
+        "weights": jnp.asarray(wts[first].ravel() * scale),
         "pow_coef": jnp.asarray(pow_tr[1:] / k),
     }
     info = (
         ("steps", steps),
-        ("probes", probes),
+        ("probing", design.label),
         ("seed", seed),
         ("bound_quad", 2 * trunc_v),
         ("bound_mc", mc_v),
