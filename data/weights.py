@@ -328,9 +328,9 @@ def economic_geographic(
       north-east coagglomeration study in shared/seeds, where units that are
       close *and* alike interact most.
     - ``kind="convex"``: phi W_d + (1 - phi) W_e with W_d = 1/d and
-      W_e = 1/|E_i - E_j|, each row-standardised first (Shao, Li, Cao & Yang
-      2016, *Economic Research Journal*), the "economic-geographic distance"
-      alternative used in robustness checks.
+      W_e = 1/|E_i - E_j|, each row-standardised first: a weighted mix of the
+      geographic and the economic matrix, the other construction that
+      literature uses (e.g. for robustness checks).
 
     The result is not row-standardised; ``fit`` does that. Units with the same
     E would get an infinite weight and raise.

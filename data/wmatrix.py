@@ -11,15 +11,28 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
 
 from bayespatial.data.errors import WeightsError
 
 DENSE_EIGEN_MAX_N = 2000
 """Largest n for which the extreme eigenvalues come from a dense solve."""
+
+
+def _is_bipartite(m: sp.csr_matrix) -> bool:
+    """Whether the (symmetrised) graph of m is 2-colourable: BFS parity across every edge."""
+    a = (abs(m) + abs(m).T).tocsr()
+    _, labels = csgraph.connected_components(a, directed=False)
+    roots = np.unique(labels, return_index=True)[1]
+    depth = csgraph.dijkstra(a, directed=False, indices=roots, unweighted=True, min_only=True)
+    parity = depth.astype(np.int64) % 2
+    rows = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
+    return bool(np.all(parity[rows] != parity[a.indices]))
 
 
 def _first(items, k=5):
@@ -222,11 +235,18 @@ class Weights:
         return None
 
     def extreme_eigenvalues(self) -> tuple[float, float]:
-        """Smallest and largest real eigenvalue of W.
+        """Smallest and largest real eigenvalue of W (computed once, then cached).
 
-        Dense eigenvalues for n <= 2,000; otherwise ARPACK on the symmetric
-        similar matrix when one exists, else on W itself (real parts).
+        Dense eigenvalues for n <= 2,000. Above: lambda_max = 1 for a
+        row-stochastic W (Perron-Frobenius) and lambda_min = -1 when its graph
+        is also bipartite (the spectrum of D^-1 A is then symmetric about 0);
+        otherwise ARPACK on the symmetric similar matrix when one exists, else
+        on W itself (real parts).
         """
+        return self._extremes
+
+    @cached_property
+    def _extremes(self) -> tuple[float, float]:
         d = self.symmetric_scale()
         if self.n <= DENSE_EIGEN_MAX_N:
             dense = self.sparse.toarray()
@@ -237,16 +257,25 @@ class Weights:
                 ev = np.linalg.eigvals(dense)
                 ev = ev[np.abs(ev.imag) < 1e-10].real
             return float(ev.min()), float(ev.max())
+        m = self.sparse
+        stochastic = m.data.min() >= 0 and np.allclose(np.asarray(m.sum(axis=1)).ravel(), 1.0)
         if d is not None:
             r = np.sqrt(d)
-            s = sp.diags(r) @ self.sparse @ sp.diags(1 / r)
-            s = (s + s.T) / 2
-            lo = spla.eigsh(s, k=1, which="SA", return_eigenvectors=False, tol=1e-10)[0]
-            hi = spla.eigsh(s, k=1, which="LA", return_eigenvectors=False, tol=1e-10)[0]
-            return float(lo), float(hi)
-        hi = spla.eigs(self.sparse, k=1, which="LR", return_eigenvectors=False, tol=1e-10)
-        lo = spla.eigs(self.sparse, k=1, which="SR", return_eigenvectors=False, tol=1e-10)
-        return float(lo[0].real), float(hi[0].real)
+            s = sp.diags(r) @ m @ sp.diags(1 / r)
+            op, which = (s + s.T) / 2, ("SA", "LA")
+            solve = spla.eigsh
+        else:
+            op, which = m, ("SR", "LR")
+            solve = spla.eigs
+        if stochastic:
+            hi = 1.0
+        else:
+            hi = solve(op, k=1, which=which[1], return_eigenvectors=False, tol=1e-10)[0].real
+        if stochastic and _is_bipartite(m):
+            lo = -1.0
+        else:
+            lo = solve(op, k=1, which=which[0], return_eigenvectors=False, tol=1e-10)[0].real
+        return float(lo), float(hi)
 
     def rho_bounds(self) -> tuple[float, float]:
         """Valid interval (1/lambda_min, 1/lambda_max) for rho.
@@ -256,8 +285,6 @@ class Weights:
         row-standardised W, lambda_max = 1.
         """
         lo, hi = self.extreme_eigenvalues()
-        if self.transform == "row" and abs(hi - 1.0) < 1e-8:
-            hi = 1.0  # the Perron root of a row-stochastic matrix, exactly
         if lo >= 0 or hi <= 0:
             raise WeightsError(
                 f"W has extreme eigenvalues ({lo:.3g}, {hi:.3g}) that do not bracket zero; "

@@ -21,7 +21,9 @@ interval.
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jax.numpy as jnp
 import numpy as np
@@ -39,6 +41,7 @@ from bayespatial.engine.traces import (
     init_traces,
     make_design,
     probe_rows,
+    spmm_into,
 )
 
 PROBING_DISTANCE = 16
@@ -244,25 +247,31 @@ def apply_taylor(state: LogDetState, rho):
 
 
 # --------------------------------------------------------------------- slq
-def _lanczos(op_t, z, steps):
-    """Lanczos on each row of z (rows @ op_t applies S); alpha (b, steps), beta (b, steps-1)."""
-    q = z / np.linalg.norm(z, axis=1, keepdims=True)
-    q_prev = np.zeros_like(q)
+def _lanczos(op, z, steps):
+    """Lanczos on each row of z (b, n) with the symmetric ``op`` (CSR).
+
+    Returns alpha (b, steps) and beta (b, steps - 1); vectors are kept as
+    columns, scipy's fastest sparse-times-dense layout.
+    """
+    q = np.ascontiguousarray(z.T)
+    q /= np.linalg.norm(q, axis=0)
+    q_prev, w, tmp = np.zeros_like(q), np.empty_like(q), np.empty_like(q)
     alphas, betas = [], []
-    beta = np.zeros((z.shape[0], 1))
+    beta = np.zeros(q.shape[1])
     for j in range(steps):
-        w = q @ op_t
-        w -= beta * q_prev
-        alpha = np.einsum("ij,ij->i", q, w)[:, None]
-        w -= alpha * q
-        alphas.append(alpha[:, 0])
+        spmm_into(op, q, w)
+        w -= np.multiply(q_prev, beta, out=tmp)
+        alpha = np.einsum("ij,ij->j", q, w)
+        w -= np.multiply(q, alpha, out=tmp)
+        alphas.append(alpha)
         if j == steps - 1:
             break
-        beta = np.linalg.norm(w, axis=1, keepdims=True)
+        beta = np.sqrt(np.einsum("ij,ij->j", w, w))
         ok = beta > 1e-10
-        q_prev, q = q, np.where(ok, w / np.where(ok, beta, 1.0), 0.0)
         beta = np.where(ok, beta, 0.0)
-        betas.append(beta[:, 0])
+        w *= np.where(ok, 1.0 / np.where(ok, beta, 1.0), 0.0)
+        q_prev, q, w = q, w, q_prev
+        betas.append(beta)
     return np.array(alphas).T, np.array(betas).T.reshape(z.shape[0], -1)
 
 
@@ -294,24 +303,32 @@ def init_slq(
         )
     n = spec.n
     s = spec.symmetric()
-    op_t = s.tocsc()
     rhos = rho_check_grid(spec, rho_max)
     if steps is None:
         steps = (_chebyshev_order(spec.lmin, spec.lmax, rhos, target_bound(n) / 20) + 2) // 2
     design = make_design(s, distance, probes, check, seed)
-    nodes, wts, kinds, labels = [], [], [], []
-    for z, kind, label in probe_rows(design, n):
-        alpha, beta = _lanczos(op_t, z, steps)
+
+    def quadrature(block):
+        """Ritz values and weights |z|^2 tau_j^2 / n of each probe row of a block."""
+        z = block[0]
+        alpha, beta = _lanczos(s, z, steps)
         sq = (z * z).sum(axis=1) / n
+        out = []
         for p in range(z.shape[0]):
             if steps > 1:
                 theta, vec = eigh_tridiagonal(alpha[p], beta[p])
             else:
                 theta, vec = alpha[p], np.ones((1, 1))
-            nodes.append(theta)
-            wts.append(vec[0] ** 2 * sq[p])
-        kinds.append(np.full(z.shape[0], kind))
-        labels.append(label)
+            out.append((theta, vec[0] ** 2 * sq[p]))
+        return out
+
+    blocks = list(probe_rows(design, n))
+    with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as pool:
+        rules = [rule for block in pool.map(quadrature, blocks) for rule in block]
+    nodes = [theta for theta, _ in rules]
+    wts = [w for _, w in rules]
+    kinds = [np.full(b[0].shape[0], b[1]) for b in blocks]
+    labels = [b[2] for b in blocks]
     nodes, wts = np.array(nodes), np.array(wts)  # (vectors, steps)
     kinds, labels = np.concatenate(kinds), np.concatenate(labels)
     pow_tr = exact_power_traces(spec.matrix)

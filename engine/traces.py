@@ -135,7 +135,7 @@ def probe_rows(design: ProbeDesign, n: int):
         yield probe_block(col, checked[idx], signs2), 1, checked[idx]
 
 
-def _spmm_into(op: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+def spmm_into(op: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Out = op @ x without allocating (scipy's sparsetools kernel; avoids page faults)."""
     if _csr_matvecs is None:  # pragma: no cover - older or newer scipy layouts
         out[...] = op @ x
@@ -155,7 +155,7 @@ def _block_forms(op, z, order, cheb, symmetric):
     steps = (order + 1) // 2 if symmetric else order
     prev, cur, spare = np.zeros_like(x), x.copy(), np.empty_like(x)
     for k in range(1, steps + 1):
-        nxt = _spmm_into(op, cur, spare)
+        nxt = spmm_into(op, cur, spare)
         if cheb and k > 1:
             nxt *= 2.0
             nxt -= prev

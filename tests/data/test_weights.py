@@ -31,8 +31,9 @@ def test_rho_bounds_match_dense_eigenvalues(columbus):
         W.check_rho(1.01)
 
 
-def test_rho_bounds_sparse_path_matches_dense():
-    W = weights.lattice(50, 50).row_standardize()  # n = 2500 > dense limit
+@pytest.mark.parametrize("kind", ["rook", "queen"])  # bipartite shortcut, and ARPACK
+def test_rho_bounds_sparse_path_matches_dense(kind):
+    W = weights.lattice(50, 50, kind=kind).row_standardize()  # n = 2500 > dense limit
     ev = np.linalg.eigvals(W.sparse.toarray()).real
     np.testing.assert_allclose(W.rho_bounds(), [1 / ev.min(), 1 / ev.max()], rtol=1e-8)
 
@@ -84,6 +85,20 @@ def test_contiguity_from_shapefile_matches_gal(columbus):
     assert (W.sparse != ref.sparse).nnz == 0
     rook = weights.contiguity(libpysal.examples.get_path("columbus.shp"), ids="POLYID", kind="rook")
     assert rook.nnz <= W.nnz
+
+
+def test_contiguity_from_geojson_and_geodataframe(columbus):
+    import geopandas as gpd
+    import libpysal
+
+    path = libpysal.examples.get_path("columbus.json")
+    from_json = weights.contiguity(path, ids="POLYID")
+    gdf = gpd.read_file(path)
+    from_frame = weights.contiguity(gdf, ids="POLYID")
+    assert from_json == from_frame
+    assert (from_json.sparse != columbus.W.align(from_json.ids).sparse).nnz == 0
+    with pytest.raises(WeightsError, match="'FIPS' not found"):
+        weights.contiguity(gdf, ids="FIPS")
 
 
 def test_knn_and_distance_band_against_brute_force():
