@@ -107,7 +107,7 @@ def _interp_error(a, b, rhos, order, grid=4001):
 
 
 def _chebyshev_order(a, b, rhos, tol, max_order=400):
-    for order in (*range(10, 100, 10), *range(100, max_order + 1, 25)):
+    for order in (*range(10, 100, 2), *range(100, max_order + 1, 10)):
         if max(_interp_error(a, b, rhos, order, grid=801)) < tol:
             return order
     return max_order
@@ -248,13 +248,12 @@ def apply_taylor(state: LogDetState, rho):
 
 # --------------------------------------------------------------------- slq
 def _lanczos(op, z, steps):
-    """Lanczos on each row of z (b, n) with the symmetric ``op`` (CSR).
+    """Lanczos on each column of z (n, b) with the symmetric ``op`` (CSR).
 
     Returns alpha (b, steps) and beta (b, steps - 1); vectors are kept as
     columns, scipy's fastest sparse-times-dense layout.
     """
-    q = np.ascontiguousarray(z.T)
-    q /= np.linalg.norm(q, axis=0)
+    q = z / np.linalg.norm(z, axis=0)
     q_prev, w, tmp = np.zeros_like(q), np.empty_like(q), np.empty_like(q)
     alphas, betas = [], []
     beta = np.zeros(q.shape[1])
@@ -272,7 +271,7 @@ def _lanczos(op, z, steps):
         w *= np.where(ok, 1.0 / np.where(ok, beta, 1.0), 0.0)
         q_prev, q, w = q, w, q_prev
         betas.append(beta)
-    return np.array(alphas).T, np.array(betas).T.reshape(z.shape[0], -1)
+    return np.array(alphas).T, np.array(betas).T.reshape(z.shape[1], -1)
 
 
 def init_slq(
@@ -312,9 +311,9 @@ def init_slq(
         """Ritz values and weights |z|^2 tau_j^2 / n of each probe row of a block."""
         z = block[0]
         alpha, beta = _lanczos(s, z, steps)
-        sq = (z * z).sum(axis=1) / n
+        sq = (z * z).sum(axis=0) / n
         out = []
-        for p in range(z.shape[0]):
+        for p in range(z.shape[1]):
             if steps > 1:
                 theta, vec = eigh_tridiagonal(alpha[p], beta[p])
             else:
@@ -327,7 +326,7 @@ def init_slq(
         rules = [rule for block in pool.map(quadrature, blocks) for rule in block]
     nodes = [theta for theta, _ in rules]
     wts = [w for _, w in rules]
-    kinds = [np.full(b[0].shape[0], b[1]) for b in blocks]
+    kinds = [np.full(b[0].shape[1], b[1]) for b in blocks]
     labels = [b[2] for b in blocks]
     nodes, wts = np.array(nodes), np.array(wts)  # (vectors, steps)
     kinds, labels = np.concatenate(kinds), np.concatenate(labels)

@@ -146,12 +146,12 @@ def colouring(W, distance: int = 16, seed: int = 0) -> Colouring:
 
 
 def probe_block(col: Colouring, colours: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """Probe rows z_c (one per colour in ``colours``) holding s_i at the units of colour c."""
+    """Probe columns z_c (n, len(colours)) holding s_i at the units of colour c."""
     n = col.colours.shape[0]
-    row = np.full(col.n_colours, -1)
-    row[colours] = np.arange(len(colours))
-    z = np.zeros((len(colours), n))
-    r = row[col.colours]
-    hit = np.flatnonzero(r >= 0)
-    z[r[hit], hit] = signs[hit]
+    pos = np.full(col.n_colours, -1)
+    pos[colours] = np.arange(len(colours))
+    z = np.zeros((n, len(colours)))
+    c = pos[col.colours]
+    hit = np.flatnonzero(c >= 0)
+    z[hit, c[hit]] = signs[hit]
     return z

@@ -44,13 +44,18 @@ class Spectrum(NamedTuple):
 
     def symmetric(self) -> sp.csr_matrix:
         """The symmetric similar matrix S = D^1/2 W D^-1/2 (requires ``scale``)."""
-        r = np.sqrt(self.scale)
-        s = sp.diags(r) @ self.matrix @ sp.diags(1.0 / r)
-        return sp.csr_matrix((s + s.T) / 2)
+        return symmetrise(self.matrix, self.scale)
 
     def identity(self) -> sp.csr_matrix:
         """The n x n identity, sparse."""
         return sp.identity(self.n, format="csr")
+
+
+def symmetrise(m: sp.csr_matrix, d: np.ndarray) -> sp.csr_matrix:
+    """S = D^1/2 W D^-1/2 for diag(d) W symmetric: same eigenvalues, traces and pattern as W."""
+    r = np.sqrt(d)
+    s = sp.diags(r) @ m @ sp.diags(1.0 / r)
+    return sp.csr_matrix((s + s.T) / 2)
 
 
 def _scale_of(m: sp.csr_matrix) -> np.ndarray | None:

@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover
 
 from bayespatial.engine.probing import Colouring, colouring, probe_block
 from bayespatial.engine.sparse import as_csr
-from bayespatial.engine.spectrum import symmetriser
+from bayespatial.engine.spectrum import symmetrise, symmetriser
 
 EXACT_ORDER = 4
 """Orders k <= 4 are computed exactly."""
@@ -118,12 +118,12 @@ def _blocks(count: int) -> list[np.ndarray]:
 
 
 def probe_rows(design: ProbeDesign, n: int):
-    """Yield (Z, kind, label): Z (b, n) probe rows; kind 0 = estimate, 1 = second sign draw."""
+    """Yield (Z, kind, label): Z (n, b) probe columns; kind 0 = estimate, 1 = second draw."""
     rng = np.random.default_rng(design.seed)
     if design.colouring is None:
-        z = rng.integers(0, 2, size=(design.probes, n), dtype=np.int8).astype(float) * 2 - 1
+        z = rng.integers(0, 2, size=(n, design.probes), dtype=np.int8).astype(float) * 2 - 1
         for idx in _blocks(design.probes):
-            yield z[idx], 0, idx
+            yield np.ascontiguousarray(z[:, idx]), 0, idx
         return
     col = design.colouring
     signs = rng.integers(0, 2, size=n).astype(float) * 2 - 1
@@ -147,13 +147,13 @@ def spmm_into(op: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _block_forms(op, z, order, cheb, symmetric):
-    """Forms z' P_k z (k = 0..order) for the probe rows z (b, n); see `forms_by_probe`."""
-    x = np.ascontiguousarray(z.T)  # (n, b): scipy's fastest sparse-times-dense layout
+def _block_forms(op, x, order, cheb, symmetric):
+    """Forms z' P_k z (k = 0..order) for the probe columns x (n, b); see `forms_by_probe`."""
     dots = np.zeros((order + 1, x.shape[1]))
     dots[0] = np.einsum("ij,ij->j", x, x)
     steps = (order + 1) // 2 if symmetric else order
-    prev, cur, spare = np.zeros_like(x), x.copy(), np.empty_like(x)
+    # the symmetric recurrence needs x only until step 1, so its buffer is recycled
+    prev, cur, spare = np.zeros_like(x), (x if symmetric else x.copy()), np.empty_like(x)
     for k in range(1, steps + 1):
         nxt = spmm_into(op, cur, spare)
         if cheb and k > 1:
@@ -192,7 +192,7 @@ def forms_by_probe(op, design: ProbeDesign, n: int, order: int, recurrence: str,
     blocks = list(probe_rows(design, n))
     with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as pool:
         dots = list(pool.map(lambda b: _block_forms(op, b[0], order, cheb, symmetric), blocks))
-    kinds = [np.full(b[0].shape[0], b[1]) for b in blocks]
+    kinds = [np.full(b[0].shape[1], b[1]) for b in blocks]
     labels = [b[2] for b in blocks]
     return np.concatenate(dots, axis=1), np.concatenate(kinds), np.concatenate(labels)
 
@@ -255,8 +255,4 @@ def symmetric_form(W) -> tuple[sp.csr_matrix, bool]:
     """
     m = as_csr(W)
     d = symmetriser(W)
-    if d is None:
-        return m, False
-    r = np.sqrt(d)
-    s = sp.diags(r) @ m @ sp.diags(1.0 / r)
-    return sp.csr_matrix((s + s.T) / 2), True
+    return (m, False) if d is None else (symmetrise(m, d), True)

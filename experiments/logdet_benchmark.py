@@ -23,6 +23,9 @@ import pandas as pd
 
 RHOS = np.array([-0.9, -0.5, 0.0, 0.3, 0.5, 0.7, 0.9, 0.95])
 RHO_EDGE = 0.99
+BASELINE = ("chebyshev", {"distance": 0, "probes": 1024})
+"""Same-run baseline: Chebyshev with Hutchinson's Rademacher probes (Barry-Pace style)."""
+BASELINE_MAX_N = 100_000
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -80,8 +83,8 @@ def _time(fn, *args, reps=50):
     return (time.perf_counter() - t0) / reps
 
 
-def measure(name, label, W, eig, method):
-    """One row of the table."""
+def measure(name, label, W, eig, method, options=None):
+    """One row of the table (``options`` go to `logdet.init`)."""
     import jax
 
     from bayespatial.engine import logdet
@@ -89,7 +92,7 @@ def measure(name, label, W, eig, method):
 
     rhos = np.append(RHOS, RHO_EDGE)
     t0 = time.perf_counter()
-    state = logdet.init(W, method)
+    state = logdet.init(W, method, **(options or {}))
     init_s = time.perf_counter() - t0
     f = jax.jit(lambda r: logdet.apply(state, r))
     g = jax.jit(jax.grad(lambda r: logdet.apply(state, r)))
@@ -107,7 +110,7 @@ def measure(name, label, W, eig, method):
     return {
         "W": label,
         "n": W.n,
-        "method": method,
+        "method": method + (" (baseline)" if options else ""),
         "settings": settings,
         "target": target,
         "err": err_v[:-1].max(),
@@ -171,6 +174,25 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
     head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
     rows = "".join("| " + " | ".join(str(v) for v in r) + " |\n" for r in t.itertuples(index=False))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    ratios = []
+    for w, grp in table.groupby("W", sort=False):
+        base = grp[grp.method == f"{BASELINE[0]} (baseline)"]
+        main = grp[grp.method == BASELINE[0]]
+        if len(base) and len(main):
+            b, m = base.iloc[0], main.iloc[0]
+            ratios.append(
+                f"| {w} | {b.err / m.err:.3g} | {b.err_grad / m.err_grad:.3g} | "
+                f"{b.err_grad_099 / m.err_grad_099:.3g} | {m.init_s / b.init_s:.3g} |\n"
+            )
+    ratio_table = (
+        "\nColouring probes against the same-run baseline (Chebyshev with 1,024 "
+        "Rademacher probes, the Barry-Pace design): how many times larger the baseline's "
+        "errors are, and the ratio of init times (colouring / baseline).\n\n"
+        "| W | err ratio | err_grad ratio | err_grad_099 ratio | init time ratio |\n"
+        "|---|---|---|---|---|\n" + "".join(ratios)
+        if ratios
+        else ""
+    )
     return (
         "## Log-determinants\n\n"
         f"Command: `{command}`  \nMachine: {machine}, CPU, float64.\n\n"
@@ -183,6 +205,7 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
         "seconds; apply_ms / grad_ms: one jitted evaluation of the value / the gradient.\n\n"
         + head
         + rows
+        + ratio_table
     )
 
 
@@ -223,6 +246,9 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
                 continue
             console.log(f"{label}: {method}")
             rows.append(measure(name, label, W, eig, method))
+            if method == BASELINE[0] and W.n <= BASELINE_MAX_N:
+                console.log(f"{label}: {method} baseline {BASELINE[1]}")
+                rows.append(measure(name, label, W, eig, *BASELINE))
             table = pd.DataFrame(rows)
             table.to_csv(args.out / "logdet.csv.tmp", index=False)
             os.replace(args.out / "logdet.csv.tmp", args.out / "logdet.csv")  # partial results kept

@@ -23,5 +23,5 @@ def test_probe_rows_partition_the_units():
     col = colouring(W, 4)
     signs = np.where(np.arange(100) % 2, 1.0, -1.0)
     z = probe_block(col, np.arange(col.n_colours), signs)
-    np.testing.assert_array_equal(np.abs(z).sum(0), 1.0)
-    np.testing.assert_array_equal(z.sum(0), signs)
+    np.testing.assert_array_equal(np.abs(z).sum(1), 1.0)
+    np.testing.assert_array_equal(z.sum(1), signs)

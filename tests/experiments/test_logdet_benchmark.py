@@ -10,10 +10,12 @@ def test_smoke_tiny_torus(tmp_path):
         ["--out", str(tmp_path), "--sizes", "torus1e2", "--markdown", str(md)]
     )
     table = logdet_benchmark.main(args)
-    assert set(table["method"]) == {"eigen", "lu_grid", "chebyshev", "taylor", "slq"}
+    methods = {"eigen", "lu_grid", "chebyshev", "taylor", "slq", "chebyshev (baseline)"}
+    assert set(table["method"]) == methods
     assert (table.loc[table.method == "eigen", "err"] < 1e-12).all()
     assert pd.read_csv(tmp_path / "logdet.csv").shape[0] == len(table)
     text = md.read_text()
     assert "## Log-determinants" in text
     assert "## Other" in text
     assert "kept" in text
+    assert "Rademacher" in text  # the same-run baseline ratios
