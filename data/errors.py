@@ -11,3 +11,11 @@ class PanelError(BayespatialError):
 
 class WeightsError(BayespatialError):
     """A spatial weights matrix is malformed or does not match the data."""
+
+
+def listing(items, k: int = 5, quote: bool = False) -> str:
+    """The first ``k`` items joined by commas, with a count of the rest (for messages)."""
+    items = list(items)
+    more = f" (and {len(items) - k} more)" if len(items) > k else ""
+    show = repr if quote else str
+    return ", ".join(show(i) for i in items[:k]) + more

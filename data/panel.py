@@ -14,14 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bayespatial.data.errors import PanelError
+from bayespatial.data.errors import PanelError, listing
 from bayespatial.data.wmatrix import Weights
-
-
-def _few(items, k=5):
-    items = list(items)
-    more = f" (and {len(items) - k} more)" if len(items) > k else ""
-    return ", ".join(str(i) for i in items[:k]) + more
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,18 +75,18 @@ class Panel:
         absent = [c for c in [*keys, *columns] if c not in df.columns]
         if absent:
             raise PanelError(
-                f"column(s) {absent} not in the data; available: {_few(df.columns, 12)}."
+                f"column(s) {absent} not in the data; available: {listing(df.columns, 12)}."
             )
         for k in keys:
             if df[k].isna().any():
                 rows = df.index[df[k].isna()].tolist()
                 raise PanelError(
-                    f"column {k!r} has missing values in rows {_few(rows)}; fill or drop them."
+                    f"column {k!r} has missing values in rows {listing(rows)}; fill or drop them."
                 )
         dup = df.duplicated(keys, keep=False)
         if dup.any():
             first = df.loc[dup, keys].drop_duplicates().head(5).itertuples(index=False)
-            where = _few(tuple(r) if time else r[0] for r in first)
+            where = listing(tuple(r) if time else r[0] for r in first)
             raise PanelError(
                 f"{int(dup.sum())} rows share a ({', '.join(keys)}) with another row, "
                 f"e.g. {where}; each unit may appear once per period: aggregate or remove "
@@ -110,8 +104,9 @@ class Panel:
                 missing = full.difference(have)
                 raise PanelError(
                     f"unbalanced panel: {len(missing)} unit-period(s) missing, e.g. "
-                    f"{_few(tuple(m) for m in missing[:5])}; {int((counts != len(periods)).sum())} "
-                    f"of {len(units)} units lack some of the {len(periods)} periods. Add the rows "
+                    f"{listing(tuple(m) for m in missing[:5])}; "
+                    f"{int((counts != len(periods)).sum())} of {len(units)} units lack some "
+                    f"of the {len(periods)} periods. Add the rows "
                     "(imputed values must be a choice you make) or restrict to a balanced window."
                 )
         order = pd.Categorical(df[unit], categories=list(units), ordered=True)
@@ -148,7 +143,7 @@ class Panel:
         for c in columns:
             if c not in self.frame.columns:
                 raise PanelError(
-                    f"column {c!r} not in the panel; available: {_few(self.frame.columns, 12)}."
+                    f"column {c!r} not in the panel; available: {listing(self.frame.columns, 12)}."
                 )
             col = self.frame[c]
             if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
@@ -172,7 +167,7 @@ class Panel:
                     else " Impute them deliberately or drop those units/periods from the data."
                 )
                 raise PanelError(
-                    f"column {c!r} is {kind} for {int(bad.sum())} row(s): {_few(where)}.{hint}"
+                    f"column {c!r} is {kind} for {int(bad.sum())} row(s): {listing(where)}.{hint}"
                 )
 
     # ------------------------------------------------------------------- lags
@@ -203,7 +198,7 @@ class Panel:
         keep = self.periods[k:]
         frame = self.frame[self.frame[self.time].isin(keep)].reset_index(drop=True)
         note = (
-            f"dropped the first {k} period(s) ({_few(self.periods[:k])}): "
+            f"dropped the first {k} period(s) ({listing(self.periods[:k])}): "
             f"{len(self.frame) - len(frame)} rows"
         )
         return Panel(frame, self.unit, self.time, self.units, keep, (*self.notes, note))

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
-from bayespatial.data.errors import WeightsError
+from bayespatial.data.errors import WeightsError, listing
+
+_quoted = partial(listing, quote=True)
 
 DENSE_EIGEN_MAX_N = 2000
 """Largest n for which the extreme eigenvalues come from a dense solve."""
@@ -33,12 +35,6 @@ def _is_bipartite(m: sp.csr_matrix) -> bool:
     parity = depth.astype(np.int64) % 2
     rows = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
     return bool(np.all(parity[rows] != parity[a.indices]))
-
-
-def _first(items, k=5):
-    items = list(items)
-    more = f" and {len(items) - k} more" if len(items) > k else ""
-    return ", ".join(repr(i) for i in items[:k]) + more
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,23 +87,23 @@ class Weights:
             )
         if len(set(ids)) != n:
             dup = [i for i in set(ids) if ids.count(i) > 1] if n < 20000 else ["(several)"]
-            raise WeightsError(f"W ids must be unique; repeated: {_first(dup)}.")
+            raise WeightsError(f"W ids must be unique; repeated: {_quoted(dup)}.")
         if not np.all(np.isfinite(m.data)):
             rows = np.repeat(np.arange(n), np.diff(m.indptr))[~np.isfinite(m.data)]
             raise WeightsError(
-                f"W has non-finite weights in the rows of units {_first(ids[r] for r in rows)}; "
+                f"W has non-finite weights in the rows of units {_quoted(ids[r] for r in rows)}; "
                 "check the distances or the edge list that built it."
             )
         if np.any(m.data < 0):
             rows = np.repeat(np.arange(n), np.diff(m.indptr))[m.data < 0]
             raise WeightsError(
-                f"W has negative weights in the rows of units {_first(ids[r] for r in rows)}; "
+                f"W has negative weights in the rows of units {_quoted(ids[r] for r in rows)}; "
                 "spatial weights must be non-negative."
             )
         if np.any(m.diagonal() != 0):
             bad = np.flatnonzero(m.diagonal())
             raise WeightsError(
-                f"W has a non-zero diagonal for units {_first(ids[i] for i in bad)}; a unit "
+                f"W has a non-zero diagonal for units {_quoted(ids[i] for i in bad)}; a unit "
                 "cannot be its own neighbour: set the diagonal to 0."
             )
         w = cls(m, ids, "raw", None)
@@ -138,7 +134,7 @@ class Weights:
         found = self.islands
         if found and islands == "raise":
             raise WeightsError(
-                f"W has {len(found)} island(s) without neighbours: {_first(found)}. Join them "
+                f"W has {len(found)} island(s) without neighbours: {_quoted(found)}. Join them "
                 "to a neighbour (e.g. by k-nearest neighbours or an edge list), drop them from "
                 "the data, or pass islands='keep' to keep them as zero rows."
             )
@@ -197,14 +193,14 @@ class Weights:
         missing = [u for u in ids if u not in pos]
         if missing:
             raise WeightsError(
-                f"{len(missing)} unit(s) of the data are not in W: {_first(missing)}. Build W for "
+                f"{len(missing)} unit(s) of the data are not in W: {_quoted(missing)}. Build W for "
                 "the same units (check the id column and its type, e.g. '01001' vs 1001)."
             )
         wanted = set(ids)
         extra = [u for u in self.ids if u not in wanted]
         if extra:
             raise WeightsError(
-                f"{len(extra)} unit(s) of W are not in the data: {_first(extra)}. Add their rows "
+                f"{len(extra)} unit(s) of W are not in the data: {_quoted(extra)}. Add their rows "
                 "to the data or build W on the data's units only."
             )
         order = np.array([pos[u] for u in ids])

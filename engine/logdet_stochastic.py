@@ -32,6 +32,7 @@ from scipy.linalg import eigh_tridiagonal
 from scipy.special import comb
 
 from bayespatial.engine.logdet_state import LogDetState, rho_check_grid
+from bayespatial.engine.sparse import as_csr
 from bayespatial.engine.spectrum import spectrum
 from bayespatial.engine.traces import (
     EXACT_ORDER,
@@ -73,6 +74,13 @@ def _f(rho, x):
 
 def _df(rho, x):
     return -x / (1.0 - np.multiply.outer(rho, x))
+
+
+def _spectrum_and_design(W, distance, probes, check, seed):
+    """Spectrum interval and probe design, the colouring computed on a second thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        design = pool.submit(make_design, as_csr(W), distance, probes, check, seed)
+        return spectrum(W), design.result()
 
 
 def _three_se(per_piece: np.ndarray) -> float:
@@ -135,7 +143,7 @@ def init_chebyshev(
     (value and derivative) a tenth of 0.02 / sqrt(10 n).
     """
     t0 = time.perf_counter()
-    spec = spectrum(W)
+    spec, design = _spectrum_and_design(W, distance, probes, check, seed)
     n = spec.n
     a, b = spec.lmin, spec.lmax
     alpha, beta = 2.0 / (b - a), -(a + b) / (b - a)
@@ -144,7 +152,6 @@ def init_chebyshev(
     symmetric = spec.scale is not None
     m = spec.symmetric() if symmetric else spec.matrix
     op = alpha * m + beta * spec.identity()
-    design = make_design(m, distance, probes, check, seed)
     mu, dev = combine(*forms_by_probe(op, design, n, order, "chebyshev", symmetric), design)
     mu, dev = mu / n, dev / n
     mu[: EXACT_ORDER + 1] = _chebyshev_exact_moments(exact_power_traces(m), alpha, beta)
@@ -294,7 +301,7 @@ def init_slq(
     interpolation error of f on the spectrum interval.
     """
     t0 = time.perf_counter()
-    spec = spectrum(W)
+    spec, design = _spectrum_and_design(W, distance, probes, check, seed)
     if spec.scale is None:
         raise ValueError(
             "method='slq' needs W similar to a symmetric matrix (W = D^-1 A, A = A'); "
@@ -305,7 +312,6 @@ def init_slq(
     rhos = rho_check_grid(spec, rho_max)
     if steps is None:
         steps = (_chebyshev_order(spec.lmin, spec.lmax, rhos, target_bound(n) / 20) + 2) // 2
-    design = make_design(s, distance, probes, check, seed)
 
     def quadrature(block):
         """Ritz values and weights |z|^2 tau_j^2 / n of each probe row of a block."""
