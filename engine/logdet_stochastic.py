@@ -41,7 +41,7 @@ from bayespatial.engine.traces import (
     forms_by_probe,
     init_traces,
     make_design,
-    probe_rows,
+    probe_blocks,
     spmm_into,
 )
 
@@ -327,7 +327,7 @@ def init_slq(
             out.append((theta, vec[0] ** 2 * sq[p]))
         return out
 
-    blocks = list(probe_rows(design, n))
+    blocks = list(probe_blocks(design, n))
     with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as pool:
         rules = [rule for block in pool.map(quadrature, blocks) for rule in block]
     nodes = [theta for theta, _ in rules]

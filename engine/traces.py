@@ -104,6 +104,8 @@ def make_design(
 ) -> ProbeDesign:
     """Probing by a distance-d colouring (default) or ``probes`` Rademacher vectors (d = 0)."""
     if distance <= 0:
+        if probes < 2:
+            raise ValueError(f"Rademacher probing needs at least 2 probes; got {probes}.")
         return ProbeDesign(None, probes, 0, seed)
     col = colouring(W, distance, seed)
     return ProbeDesign(col, 0, min(check, col.n_colours), seed)
@@ -117,7 +119,7 @@ def _blocks(count: int) -> list[np.ndarray]:
     return [b for b in np.array_split(np.arange(count), nblocks) if len(b)]
 
 
-def probe_rows(design: ProbeDesign, n: int):
+def probe_blocks(design: ProbeDesign, n: int):
     """Yield (Z, kind, label): Z (n, b) probe columns; kind 0 = estimate, 1 = second draw."""
     rng = np.random.default_rng(design.seed)
     if design.colouring is None:
@@ -184,12 +186,12 @@ def forms_by_probe(op, design: ProbeDesign, n: int, order: int, recurrence: str,
     probes run on a thread pool (scipy and numpy release the GIL).
 
     Returns (forms (order + 1, vectors), kind, label) with ``kind``/``label`` as
-    in `probe_rows`.
+    in `probe_blocks`.
     """
     op = sp.csr_matrix(op)
     op.sort_indices()
     cheb = recurrence == "chebyshev"
-    blocks = list(probe_rows(design, n))
+    blocks = list(probe_blocks(design, n))
     with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as pool:
         dots = list(pool.map(lambda b: _block_forms(op, b[0], order, cheb, symmetric), blocks))
     kinds = [np.full(b[0].shape[1], b[1]) for b in blocks]

@@ -18,7 +18,7 @@ def test_same_colour_units_are_farther_apart_than_distance(distance):
     assert col.n_colours == col.colours.max() + 1
 
 
-def test_probe_rows_partition_the_units():
+def test_probe_columns_partition_the_units():
     W = weights.lattice(10, 10)
     col = colouring(W, 4)
     signs = np.where(np.arange(100) % 2, 1.0, -1.0)
