@@ -126,7 +126,7 @@ def init_chebyshev(
     order: int | None = None,
     distance: int = PROBING_DISTANCE,
     probes: int = 64,
-    check: int = 32,
+    check: int = 16,
     seed: int = 0,
     rho_max: float = 0.95,
 ) -> LogDetState:
@@ -193,7 +193,7 @@ def init_taylor(
     order: int | None = None,
     distance: int = PROBING_DISTANCE,
     probes: int = 64,
-    check: int = 32,
+    check: int = 16,
     seed: int = 0,
     rho_max: float = 0.95,
 ) -> LogDetState:
@@ -286,7 +286,7 @@ def init_slq(
     steps: int | None = None,
     distance: int = PROBING_DISTANCE,
     probes: int = 64,
-    check: int = 32,
+    check: int = 16,
     seed: int = 0,
     rho_max: float = 0.95,
 ) -> LogDetState:

@@ -24,7 +24,10 @@ loop over units runs compiled (`jax.lax.fori_loop`) over colour bitsets.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import NamedTuple
 
@@ -52,7 +55,11 @@ def _pattern_product(x: sp.csr_matrix, y: sp.csr_matrix) -> sp.csr_matrix:
     """Pattern of x @ y; counts stay below the int16 limit or int32 is used."""
     big = max(np.diff(x.indptr).max(), np.diff(y.indptr).max()) >= np.iinfo(np.int16).max
     dtype = np.int32 if big else np.int16
-    z = x.astype(dtype) @ y.astype(dtype)
+    x, y = x.astype(dtype), y.astype(dtype)
+    cuts = np.linspace(0, x.shape[0], (os.cpu_count() or 1) + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:  # row blocks in parallel
+        parts = list(pool.map(lambda c: x[c[0] : c[1]] @ y, itertools.pairwise(cuts)))
+    z = sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
     z.data[:] = 1
     return z
 
@@ -71,7 +78,6 @@ def ball_pattern(m: sp.spmatrix, radius: int) -> sp.csr_matrix:
         radius >>= 1
         if radius:
             power = _pattern_product(power, power)
-    ball.sort_indices()
     return ball
 
 

@@ -100,7 +100,7 @@ def exact_power_traces(m: sp.csr_matrix) -> np.ndarray:
 
 
 def make_design(
-    W, distance: int = 16, probes: int = 64, check: int = 32, seed: int = 0
+    W, distance: int = 16, probes: int = 64, check: int = 16, seed: int = 0
 ) -> ProbeDesign:
     """Probing by a distance-d colouring (default) or ``probes`` Rademacher vectors (d = 0)."""
     if distance <= 0:
@@ -156,10 +156,10 @@ def _block_forms(op, x, order, cheb, symmetric):
     steps = (order + 1) // 2 if symmetric else order
     # the symmetric recurrence needs x only until step 1, so its buffer is recycled
     prev, cur, spare = np.zeros_like(x), (x if symmetric else x.copy()), np.empty_like(x)
+    op2 = 2.0 * op if cheb else op  # T_k = (2 M) T_{k-1} - T_{k-2}: no extra pass to double
     for k in range(1, steps + 1):
-        nxt = spmm_into(op, cur, spare)
+        nxt = spmm_into(op2 if k > 1 else op, cur, spare)
         if cheb and k > 1:
-            nxt *= 2.0
             nxt -= prev
         prev, cur, spare = cur, nxt, prev  # V_{k-1}, V_k, free buffer
         if not symmetric:
@@ -218,7 +218,7 @@ def init_traces(
     order: int = 50,
     distance: int = 16,
     probes: int = 64,
-    check: int = 32,
+    check: int = 16,
     seed: int = 0,
 ) -> Traces:
     """Compute tr(W^k)/n for k = 0..order: exact to 4, probed above.
