@@ -230,12 +230,11 @@ def init_taylor(
     powers = rhos[:, None] ** k[None, :]
     mc_v = _three_se(powers @ (tr.dev[1:] / k[:, None]))
     mc_d = _three_se((k * rhos[:, None] ** (k - 1)[None, :]) @ (tr.dev[1:] / k[:, None]))
-    params = {"coef": jnp.asarray(tr.moments[1:] / k)}
+    params = {"coef": jnp.asarray(tr.moments[1:] / k), "traces": jnp.asarray(tr.moments)}
     info = (
         ("order", order),
         ("probing", tr.probing),
         ("seed", seed),
-        ("traces", tr),
         ("bound_trunc", trunc_v),
         ("bound_mc", mc_v),
         ("bound_grad", trunc_d + mc_d),

@@ -97,8 +97,9 @@ def test_vmap_matches_array_apply(cases, method):
     assert logdet.apply(st, rhos).shape == rhos.shape
 
 
-def test_state_is_a_pytree_for_jit(cases):
-    st = logdet.init(cases["torus"], "chebyshev")
+@pytest.mark.parametrize("method", ["eigen", "lu_grid", "chebyshev", "taylor", "slq"])
+def test_state_is_a_pytree_for_jit(cases, method):
+    st = logdet.init(cases["torus"], method)
     f = jax.jit(logdet.apply)
     np.testing.assert_allclose(f(st, 0.4), logdet.apply(st, 0.4), rtol=1e-12)
 
