@@ -1,1 +1,1 @@
-"""Declarative, backend-free prior specifications and per-model defaults (issue 3)."""
+"""Declarative, backend-free prior specifications and per-model defaults (see `spec`)."""
