@@ -1,0 +1,161 @@
+"""From a formula and a panel to the arrays a spatial model needs.
+
+Formulas use formulaic's syntax (``y ~ x1 + I(x1**2) + np.log(x2)``) plus
+``lag(x, k)``, the value of x in the same unit k periods earlier (as in the
+provincial agglomeration study's t-1 and t-2 terms). A lag never crosses
+units; its first k periods are missing, and they are dropped only when the
+caller asks (``drop_initial``), with the count recorded. ``durbin`` picks the
+regressors that also enter as W x (SDM, SDEM, SLX): all of them, none, or a
+list of term names.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import formulaic
+import numpy as np
+import pandas as pd
+
+from bayespatial.data.errors import PanelError
+from bayespatial.data.panel import Panel
+from bayespatial.engine.crossprod import demean
+
+
+class Design(NamedTuple):
+    """Outcome, regressors and their spatial lags, period-major."""
+
+    y: np.ndarray
+    """Outcome, (T, n)."""
+    X: np.ndarray
+    """Regressors, (T, n, k)."""
+    names: tuple
+    """Term names of the columns of X (``Intercept`` for the constant)."""
+    WX: np.ndarray
+    """Spatial lags of the Durbin regressors, (T, n, m)."""
+    lagged: tuple
+    """Term names of the columns of WX (without the ``W_`` prefix)."""
+    periods: tuple
+    """Periods kept."""
+    notes: tuple
+    """What was done (intercept absorbed, periods dropped)."""
+
+
+def _within_unit_lag(panel: Panel):
+    units = panel.frame[panel.unit]
+
+    def lag(series, k=1):
+        """The value k periods earlier in the same unit (missing where there is none)."""
+        if panel.time is None:
+            raise PanelError("lag() needs a panel with a time column; this is a cross-section.")
+        return (
+            pd.Series(np.asarray(series, dtype=float), index=panel.frame.index)
+            .groupby(units.to_numpy())
+            .shift(int(k))
+        )
+
+    return lag
+
+
+def build_design(
+    formula: str,
+    panel: Panel,
+    W,
+    *,
+    durbin: bool | list | tuple = False,
+    fe: str = "none",
+    drop_initial: int = 0,
+) -> Design:
+    """Evaluate ``formula`` on the panel and build [y, X, W X].
+
+    Raises
+    ------
+    PanelError
+        Missing values (naming term, unit and period; for lags, how many initial
+        periods to drop), unknown Durbin terms, or a rank-deficient design
+        (naming the terms, e.g. a regressor that is constant within units
+        under unit fixed effects).
+    """
+    frame = panel.frame
+    try:
+        mm = formulaic.model_matrix(
+            formula, frame, na_action="ignore", context={"lag": _within_unit_lag(panel), "np": np}
+        )
+    except Exception as err:  # formulaic raises many types; name the formula in the message
+        raise PanelError(f"cannot evaluate formula {formula!r}: {err}") from err
+    lhs, rhs = mm.lhs, mm.rhs
+    if lhs.shape[1] != 1:
+        raise PanelError(f"formula {formula!r} must have exactly one outcome on the left of ~.")
+    notes = []
+    if fe != "none" and "Intercept" in rhs.columns:
+        rhs = rhs.drop(columns="Intercept")
+        notes.append(f"Intercept absorbed by the {fe} fixed effects")
+    keep = np.ones(len(frame), dtype=bool)
+    if drop_initial:
+        panel.require_periods(drop_initial + 1, f"drop_initial={drop_initial}")
+        keep = frame[panel.time].isin(panel.periods[drop_initial:]).to_numpy()
+        notes.append(f"dropped the first {drop_initial} period(s): {int((~keep).sum())} rows")
+    values = pd.concat([lhs, rhs], axis=1)
+    bad = ~np.isfinite(values.to_numpy(dtype=float)) & keep[:, None]
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        col, rows = values.columns[j], frame.loc[bad[:, j]]
+        where = [
+            f"{r[panel.unit]}" + ("" if panel.time is None else f" in {r[panel.time]}")
+            for _, r in rows.head(5).iterrows()
+        ]
+        hint = (
+            " It is a lag: pass drop_initial=k to drop the first k periods."
+            if "lag(" in str(col)
+            else " Impute them deliberately or remove those rows."
+        )
+        raise PanelError(
+            f"term {col!r} is missing or non-finite for {len(rows)} row(s), "
+            f"e.g. {', '.join(where)}.{hint}"
+        )
+    periods = panel.periods[drop_initial:] if panel.time is not None else panel.periods
+    T, n = len(periods), panel.n
+    y = lhs.to_numpy(dtype=float)[keep].reshape(T, n)
+    X = rhs.to_numpy(dtype=float)[keep].reshape(T, n, rhs.shape[1])
+    names = tuple(str(c) for c in rhs.columns)
+    if durbin is True:
+        lagged = tuple(c for c in names if c != "Intercept")
+    elif durbin is False:
+        lagged = ()
+    else:
+        lagged = tuple(durbin)
+        unknown = [c for c in lagged if c not in names]
+        if unknown:
+            raise PanelError(
+                f"durbin terms {unknown} are not in the design; terms are {list(names)}."
+            )
+    m = W.sparse if hasattr(W, "sparse") else W
+    idx = [names.index(c) for c in lagged]
+    WX = np.stack([(m @ X[t][:, idx]) for t in range(T)]) if idx else np.zeros((T, n, 0))
+    _check_rank(np.concatenate([X, WX], axis=2), names + tuple(f"W_{c}" for c in lagged), fe)
+    return Design(y, X, names, WX, lagged, periods, tuple(notes))
+
+
+def _check_rank(Z: np.ndarray, names: tuple, fe: str) -> None:
+    """Raise naming the terms that are collinear after the fixed-effect transformation."""
+    T, n, p = Z.shape
+    if p == 0:
+        return
+    flat = demean(Z, fe).reshape(T * n, p)
+    scale = np.linalg.norm(flat, axis=0)
+    dead = [names[j] for j in np.flatnonzero(scale <= 1e-10 * max(1.0, np.abs(Z).max()))]
+    if dead:
+        why = {"unit": "constant within units", "time": "constant within periods"}.get(
+            fe, "constant across the panel's two dimensions"
+        )
+        raise PanelError(
+            f"term(s) {dead} vanish after the {fe} fixed-effect transformation ({why}); "
+            "remove them or use fewer fixed effects."
+        )
+    s = np.linalg.svd(flat / scale, compute_uv=False)
+    if s[-1] < 1e-8 * s[0]:
+        _, _, vt = np.linalg.svd(flat / scale)
+        involved = [names[j] for j in np.flatnonzero(np.abs(vt[-1]) > 0.1)]
+        raise PanelError(
+            f"the design is rank-deficient: {involved} are (nearly) collinear; drop one of them."
+        )
