@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bayespatial.engine.crossprod import CrossProducts
+from bayespatial.engine.crossprod import CrossProducts, quadratic_forms
 
 
 class NIGPrior(NamedTuple):
@@ -58,27 +58,8 @@ class ExactDraws(NamedTuple):
     """Unnormalised log posterior density on the grid."""
 
 
-def _pieces(cp: CrossProducts, r: np.ndarray, kind: str):
-    """y_r'y_r, Z_r'y_r, Z_r'Z_r on a vector of r values."""
-    g, p = cp.gram, cp.p
-    z = slice(2, 2 + p)
-    wz = slice(2 + p, 2 + 2 * p)
-    r1 = r[:, None]
-    r2 = r[:, None, None]
-    yy = g[0, 0] - 2 * r * g[0, 1] + r**2 * g[1, 1]
-    if kind == "lag":
-        zy = g[z, 0][None] - r1 * g[z, 1][None]
-        zz = np.broadcast_to(g[z, z], (len(r), p, p))
-    elif kind == "error":
-        zy = g[z, 0][None] - r1 * (g[z, 1] + g[wz, 0])[None] + r1**2 * g[wz, 1][None]
-        zz = g[z, z][None] - r2 * (g[z, wz] + g[wz, z])[None] + r2**2 * g[wz, wz][None]
-    else:
-        raise ValueError(f"kind must be 'lag' or 'error', not {kind!r}.")
-    return yy, zy, zz
-
-
 def _posterior_terms(cp: CrossProducts, prior: NIGPrior, r: np.ndarray, kind: str):
-    yy, zy, zz = _pieces(cp, r, kind)
+    yy, zy, zz = quadratic_forms(cp, r, kind)
     pn = prior.precision[None] + zz
     rhs = (prior.precision @ prior.mean)[None] + zy
     mn = np.linalg.solve(pn, rhs[..., None])[..., 0]

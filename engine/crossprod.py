@@ -86,3 +86,38 @@ def cross_products(y: np.ndarray, Z: np.ndarray, W, fe: str = "none") -> CrossPr
     ]
     mult = T - 1 if fe in ("unit", "twoway") else T
     return CrossProducts(gram, p, nobs, mult, fe in ("time", "twoway"))
+
+
+def quadratic_forms(cp: CrossProducts, r, kind: str = "lag", xp=np):
+    """Y_r'y_r, Z_r'y_r and Z_r'Z_r for r of any shape (pure ``xp``: numpy or jax.numpy).
+
+    Lag models: y_r = y - r W y, Z_r = Z; error models: y_r = (I - r W) y,
+    Z_r = (I - r W) Z. Shapes: r.shape, r.shape + (p,), r.shape + (p, p).
+    """
+    g, p = xp.asarray(cp.gram), cp.p
+    z, wz = slice(2, 2 + p), slice(2 + p, 2 + 2 * p)
+    r = xp.asarray(r)
+    r1, r2 = r[..., None], r[..., None, None]
+    yy = g[0, 0] - 2 * r * g[0, 1] + r**2 * g[1, 1]
+    if kind == "lag":
+        zy = g[z, 0] - r1 * g[z, 1]
+        zz = g[z, z] + 0 * r2
+    elif kind == "error":
+        zy = g[z, 0] - r1 * (g[z, 1] + g[wz, 0]) + r1**2 * g[wz, 1]
+        zz = g[z, z] - r2 * (g[z, wz] + g[wz, z]) + r2**2 * g[wz, wz]
+    else:
+        raise ValueError(f"kind must be 'lag' or 'error', not {kind!r}.")
+    return yy, zy, zz
+
+
+def gaussian_loglik(cp: CrossProducts, r, beta, sigma2, logdet_value, kind: str = "lag", xp=np):
+    """Gaussian log-likelihood of the transformed panel at scalar (r, beta, sigma^2).
+
+    c (log|I - r W| [- log(1 - r)]) - N/2 log(2 pi sigma^2) - RSS / (2 sigma^2),
+    RSS = y_r'y_r - 2 beta'Z_r'y_r + beta'Z_r'Z_r beta; ``logdet_value`` is
+    log|I - r W| from `bayespatial.engine.logdet`.
+    """
+    yy, zy, zz = quadratic_forms(cp, r, kind, xp)
+    rss = yy - 2 * beta @ zy + beta @ zz @ beta
+    ld = logdet_value - xp.log1p(-r) if cp.drop_unit_root else logdet_value
+    return cp.logdet_mult * ld - 0.5 * cp.nobs * xp.log(2 * xp.pi * sigma2) - 0.5 * rss / sigma2
