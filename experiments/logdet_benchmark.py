@@ -269,9 +269,9 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
             table.to_csv(args.out / "logdet.csv.tmp", index=False)
             os.replace(args.out / "logdet.csv.tmp", args.out / "logdet.csv")  # partial results kept
     table = pd.DataFrame(rows)
-    command = "python -m bayespatial.experiments.logdet_benchmark" + (
-        " --quick" if args.quick else ""
-    )
+    command = "python -m bayespatial.experiments.logdet_benchmark --out out/logdet"
+    command += " --quick" if args.quick else ""
+    command += f" --markdown {args.markdown.name}" if args.markdown is not None else ""
     section = to_markdown(table, command)
     write_atomic(args.out / "logdet.md", section)
     if args.markdown is not None:
