@@ -1,0 +1,78 @@
+"""The one module that touches ArviZ: InferenceData assembly and atomic netCDF I/O.
+
+Keeping every ArviZ call here means an ArviZ upgrade (the 1.x refactor
+changes its API) touches one file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+
+
+def to_idata(
+    posterior: dict[str, np.ndarray],
+    *,
+    dims: dict[str, list[str]] | None = None,
+    coords: dict[str, list] | None = None,
+    attrs: dict | None = None,
+    sample_stats: dict[str, np.ndarray] | None = None,
+    observed_data: dict[str, np.ndarray] | None = None,
+    constant_data: dict[str, np.ndarray] | None = None,
+) -> az.InferenceData:
+    """InferenceData from arrays shaped (chain, draw, ...), with named dims and attributes.
+
+    Attribute values are stored as strings or numbers so that they survive netCDF.
+    """
+    idata = az.from_dict(
+        posterior=posterior,
+        sample_stats=sample_stats,
+        observed_data=observed_data,
+        constant_data=constant_data,
+        dims=dims,
+        coords=coords,
+    )
+    for group in idata.groups():
+        idata[group].attrs.update({k: _netcdf_attr(v) for k, v in (attrs or {}).items()})
+    return idata
+
+
+def _netcdf_attr(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float | str):
+        return value
+    return str(value)
+
+
+def write_netcdf(idata: az.InferenceData, path: str | os.PathLike) -> Path:
+    """Write atomically: a temporary file in the same folder, then a rename.
+
+    A crash mid-write leaves any previous file at ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        idata.to_netcdf(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_netcdf(path: str | os.PathLike) -> az.InferenceData:
+    """Read a saved InferenceData fully into memory (the file is not kept open)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no saved fit at {path}; check the path passed to to_netcdf.")
+    idata = az.from_netcdf(path)
+    for group in idata.groups():
+        idata[group].load()
+    return idata
