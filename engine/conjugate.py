@@ -131,3 +131,19 @@ def sample(
         "gij,gj->gi", chol, rng.standard_normal(mn.shape)
     )
     return ExactDraws(r, np.sqrt(sigma2), beta, grid, logd)
+
+
+def sample_regression(
+    cp: CrossProducts, prior: NIGPrior, draws: int, rng: np.random.Generator
+) -> ExactDraws:
+    """Exact NIG posterior of a model without a spatial parameter (OLS, SLX).
+
+    sigma^2 ~ IG(a_n, b_n) and beta | sigma^2 ~ N(m_n, sigma^2 P_n^-1) with the
+    quantities of the module docstring at r = 0 (Z may hold W X columns).
+    """
+    r = np.zeros(draws)
+    pn, mn, an, bn = _posterior_terms(cp, prior, r[:1], "lag")
+    sigma2 = bn[0] / rng.gamma(an, size=draws)
+    chol = np.linalg.cholesky(np.linalg.inv(pn[0]))
+    beta = mn[0] + np.sqrt(sigma2)[:, None] * (rng.standard_normal((draws, cp.p)) @ chol.T)
+    return ExactDraws(r, np.sqrt(sigma2), beta, np.zeros(1), np.zeros(1))

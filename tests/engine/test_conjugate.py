@@ -5,7 +5,7 @@ import pytest
 from scipy.special import gammaln
 
 from bayespatial.data import weights
-from bayespatial.engine.conjugate import NIGPrior, log_density, sample
+from bayespatial.engine.conjugate import NIGPrior, log_density, sample, sample_regression
 from bayespatial.engine.crossprod import cross_products
 
 
@@ -85,3 +85,24 @@ def test_draws_follow_the_grid_posterior(problem):
         assert abs(np.quantile(out.spatial, q) - xq) < 4 * se + 1e-4
     assert out.beta.shape == (20000, 3)
     assert out.sigma.shape == (20000,)
+
+
+def test_regression_without_spatial_parameter_matches_ols_and_t_marginal():
+    """Vague NIG prior: mean = OLS; Var(beta) = b_n/(a_n - 1) P_n^-1 (the Student-t marginal)."""
+    rng = np.random.default_rng(8)
+    W = weights.lattice(8, 8).row_standardize()
+    T, n = 2, W.n
+    Z = np.concatenate([np.ones((T, n, 1)), rng.standard_normal((T, n, 2))], axis=2)
+    y = Z @ np.array([0.5, 1.0, -2.0]) + rng.standard_normal((T, n))
+    cp = cross_products(y, Z, W, "none")
+    prior = NIGPrior(np.zeros(3), np.eye(3) * 1e-10, 1e-6, 1e-6)
+    out = sample_regression(cp, prior, 100_000, np.random.default_rng(1))
+    flat_z, flat_y = Z.reshape(-1, 3), y.ravel()
+    ols = np.linalg.lstsq(flat_z, flat_y, rcond=None)[0]
+    rss = np.sum((flat_y - flat_z @ ols) ** 2)
+    an, bn = 1e-6 + flat_y.size / 2, 1e-6 + rss / 2
+    cov = bn / (an - 1) * np.linalg.inv(flat_z.T @ flat_z)
+    se_mean = np.sqrt(np.diag(cov) / out.beta.shape[0])
+    assert np.all(np.abs(out.beta.mean(0) - ols) < 4 * se_mean)
+    # sd of a sample variance of m draws: about var * sqrt(2 / m) (heavier for t; 6 se)
+    np.testing.assert_allclose(out.beta.var(0), np.diag(cov), rtol=6 * np.sqrt(2 / 100_000))
