@@ -42,7 +42,8 @@ from bayespatial.engine.logdet_stochastic import (
     init_slq,
     init_taylor,
 )
-from bayespatial.engine.spectrum import spectrum
+from bayespatial.engine.sparse import as_csr
+from bayespatial.engine.spectrum import Spectrum, symmetriser
 from bayespatial.engine.traces import symmetric_form
 
 __all__ = [
@@ -148,7 +149,8 @@ def init_lu_grid(
     init by ``checks`` extra LU solves halfway between nodes.
     """
     t0 = time.perf_counter()
-    spec = spectrum(W)
+    # the poles fix the interval, so the Spectrum needs no extreme eigenvalues of its own
+    spec = Spectrum(as_csr(W), symmetriser(W), np.nan, np.nan)
     ends = _poles(spec, poles)
     lo, hi = 1.0 / ends[0].min(), 1.0 / ends[0].max()
     a, b = lo * (1 - margin), hi * (1 - margin)
