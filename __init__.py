@@ -5,21 +5,38 @@ Public facade only; see shared/API.md for the contract.
 
 from bayespatial.data import weights
 from bayespatial.data.datasets import load_baltim, load_columbus, load_nat
-from bayespatial.data.errors import BayespatialError, PanelError, WeightsError
+from bayespatial.data.errors import (
+    BayespatialError,
+    ModelError,
+    PanelError,
+    SamplerChoiceWarning,
+    SamplingWarning,
+    WeightsError,
+)
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
+from bayespatial.models.fit import fit
+from bayespatial.models.results import SpatialFit, load
+from bayespatial.priors import spec as priors
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BayespatialError",
+    "ModelError",
     "Panel",
     "PanelError",
+    "SamplerChoiceWarning",
+    "SamplingWarning",
+    "SpatialFit",
     "Weights",
     "WeightsError",
     "__version__",
+    "fit",
+    "load",
     "load_baltim",
     "load_columbus",
     "load_nat",
+    "priors",
     "weights",
 ]

@@ -19,3 +19,15 @@ def listing(items, k: int = 5, quote: bool = False) -> str:
     more = f" (and {len(items) - k} more)" if len(items) > k else ""
     show = repr if quote else str
     return ", ".join(show(i) for i in items[:k]) + more
+
+
+class ModelError(BayespatialError):
+    """A model specification is invalid (unknown model, option or prior)."""
+
+
+class SamplingWarning(UserWarning):
+    """MCMC diagnostics suggest the draws may not represent the posterior."""
+
+
+class SamplerChoiceWarning(UserWarning):
+    """``sampler="auto"`` could not use the exact sampler and fell back to NUTS."""

@@ -10,14 +10,16 @@ Econometrics*, sec. 5.3; Hepple 1995, *Environ. Plan. A* 27, 447-469):
     log p(r | y) = log p(r) + c log|I - r W| [- c log(1 - r)]
                    - 1/2 log|P_n(r)| - a_n log b_n(r) + const,
 
-    P_n = P0 + Z_r'Z_r,  m_n = P_n^-1 (P0 m0 + Z_r'y_r),  a_n = a0 + N/2,
+    P_n = P0 + Z_r'Z_r,  m_n = P_n^-1 (P0 m0 + Z_r'y_r),  a_n = a0 + (N - f)/2,
     b_n = b0 + (y_r'y_r + m0'P0 m0 - m_n'P_n m_n) / 2,
 
-with y_r = y - r W y and Z_r = Z (lag) or y_r = A y, Z_r = A Z (error); all of
-them are quadratic in r given the cross-products, so each evaluation costs
-O(p^3). The one-dimensional posterior of r is evaluated on an adaptive grid,
-r is drawn by inverse CDF, then sigma^2 | r ~ IG(a_n, b_n(r)) and
-beta | r, sigma^2 ~ N(m_n(r), sigma^2 P_n(r)^-1). The draws are independent.
+with y_r = y - r W y and Z_r = Z (lag) or y_r = A y, Z_r = A Z (error), and f
+the number of coefficients with a flat prior (P0 of rank p - f, e.g. the
+intercept under the g-prior of Liang et al. 2008). All of them are quadratic
+in r given the cross-products, so each evaluation costs O(p^3). The
+one-dimensional posterior of r is evaluated on an adaptive grid, r is drawn
+by inverse CDF, then sigma^2 | r ~ IG(a_n, b_n(r)) and beta | r, sigma^2 ~
+N(m_n(r), sigma^2 P_n(r)^-1). The draws are independent.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class NIGPrior(NamedTuple):
     """Inverse-gamma shape of sigma^2."""
     b0: float
     """Inverse-gamma scale of sigma^2."""
+    flat: int = 0
+    """f, the number of coefficient directions with a flat prior (p - rank P0)."""
 
 
 class ExactDraws(NamedTuple):
@@ -65,7 +69,7 @@ def _posterior_terms(cp: CrossProducts, prior: NIGPrior, r: np.ndarray, kind: st
     mn = np.linalg.solve(pn, rhs[..., None])[..., 0]
     quad0 = prior.mean @ prior.precision @ prior.mean
     bn = prior.b0 + 0.5 * (yy + quad0 - np.einsum("gi,gi->g", mn, rhs))
-    an = prior.a0 + 0.5 * cp.nobs
+    an = prior.a0 + 0.5 * (cp.nobs - prior.flat)
     return pn, mn, an, bn
 
 

@@ -60,13 +60,17 @@ def init_quadrature(W, method: str = "auto") -> Quadrature:
             "effects need a row-standardised W (rows summing to one); call W.row_standardize()."
         )
     method = logdet.choose(m.shape[0]) if method == "auto" else method
-    state = logdet.init(W, method)
+    return quadrature_from_state(logdet.init(W, method))
+
+
+def quadrature_from_state(state) -> Quadrature:
+    """The quadrature held by an eigen or chebyshev log-determinant state (no new work)."""
     if state.method == "eigen":
         nodes = state.params["re"] + 1j * state.params["im"]
         return Quadrature(nodes, jnp.full(nodes.shape, 1.0 / state.n))
     if state.method == "chebyshev":
         return Quadrature(state.params["nodes"], state.params["weights"])
-    raise ValueError(f"effects need method 'eigen' or 'chebyshev', not {method!r}.")
+    raise ValueError(f"effects need method 'eigen' or 'chebyshev', not {state.method!r}.")
 
 
 def apply_effects(q: Quadrature, rho, beta, theta=None) -> Effects:

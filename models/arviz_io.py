@@ -76,3 +76,22 @@ def read_netcdf(path: str | os.PathLike) -> az.InferenceData:
     for group in idata.groups():
         idata[group].load()
     return idata
+
+
+def ess_rhat(values: np.ndarray) -> tuple[float, float]:
+    """Bulk ESS and rank-normalised split r_hat of draws shaped (chain, draw).
+
+    Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021), *Bayesian Analysis*
+    16, 667-718. Both are NaN for constant draws (e.g. a coefficient fixed at 0).
+    """
+    values = np.asarray(values, dtype=float)
+    if np.ptp(values) == 0:
+        return float("nan"), float("nan")
+    return float(az.ess(values, method="bulk")), float(az.rhat(values))
+
+
+def identical(a: az.InferenceData, b: az.InferenceData) -> bool:
+    """Whether two InferenceData hold the same groups, values, coords and attributes."""
+    if sorted(a.groups()) != sorted(b.groups()):
+        return False
+    return all(a[g].identical(b[g]) for g in a.groups())

@@ -2,24 +2,32 @@
 
 Defaults, for every Gaussian model (conjugate, so the exact sampler applies):
 
-- coefficients: Zellner's g-prior beta | sigma^2 ~ N(0, g sigma^2 (Z'Z)^-1)
-  with g = N, the unit-information prior (Zellner 1986; Kass & Wasserman
-  1995, *JASA* 90, 928-934): normal given sigma and scaled to the data, worth
-  one observation;
+- coefficients: Zellner's g-prior on the slopes, beta_S | sigma^2 ~
+  N(0, g sigma^2 (Z_S'M Z_S)^-1) with M the centring matrix, and a flat prior on
+  the intercept (Liang, Paulo, Molina, Clyde & Berger 2008, *JASA* 103,
+  410-423), g = N, the unit-information prior (Zellner 1986; Kass & Wasserman
+  1995, *JASA* 90, 928-934): normal given sigma, scaled to the data, worth one
+  observation, and invariant to the location and scale of every regressor. A
+  g-prior on the intercept itself would pull the level of y towards 0 and, in
+  a lag model, push rho up to carry it (W 1 = 1);
 - sigma^2 ~ InverseGamma(0.01, 0.01 var(y)): vague and invariant to the scale
   of y;
 - the spatial parameter (rho or lam): uniform on the valid interval
   (1/lambda_min, 1/lambda_max) of W; ``BetaInterval`` gives LeSage's
   Beta(a, a) on that interval instead (LeSage & Pace 2009, sec. 5.3).
 
-Any term can be overridden (``Priors(coef=Normal(0, 10))``); a ``Normal`` with a
-fixed scale is not conjugate, and `is_conjugate` says so, which sends ``fit``
-to NUTS.
+Any term can be overridden: ``Priors(coef=Normal(0, 10))`` for all
+coefficients, or ``Priors(coef={"x1": Normal(0, 1)})`` for one term (the other
+terms keep the g-prior on their own block, with precision Z_S'Z_S / g). A
+``Normal`` with a fixed scale is not conjugate, and `is_conjugate` says so,
+which sends ``fit`` to NUTS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import betaln
@@ -111,33 +119,114 @@ class BetaInterval:
         return np.where((r > lo) & (r < hi), dens - np.log(hi - lo), -np.inf)
 
 
+class CoefPrior(NamedTuple):
+    """Coefficient prior as numbers: a conjugate (Zellner) block plus independent normals."""
+
+    nig_mean: np.ndarray
+    """m0 of the conjugate block (zeros outside it)."""
+    nig_precision: np.ndarray
+    """P0 in units of 1/sigma^2 (zero rows and columns outside the block)."""
+    nig_mask: np.ndarray
+    """1.0 for coefficients in the conjugate block, else 0.0."""
+    normal_mean: np.ndarray
+    """Means of the independent normal priors (used where nig_mask is 0)."""
+    normal_sd: np.ndarray
+    """Standard deviations of the independent normal priors."""
+    flat_mask: np.ndarray
+    """1.0 for coefficients with a flat prior (the intercept under the g-prior)."""
+
+
 @dataclass(frozen=True)
 class Priors:
-    """Priors of one model; every field has the documented default."""
+    """Priors of one model; every field has the documented default.
 
-    coef: ZellnerG | Normal = field(default_factory=ZellnerG)
+    ``coef`` is one spec for every coefficient or a mapping from term name
+    (``"x1"``, or ``"W_x1"`` for a W-lagged regressor) to a `Normal`; terms not
+    in the mapping keep Zellner's g-prior.
+    """
+
+    coef: ZellnerG | Normal | Mapping = field(default_factory=ZellnerG)
     sigma2: InverseGamma = field(default_factory=InverseGamma)
     spatial: Uniform | BetaInterval = field(default_factory=Uniform)
 
+    def __post_init__(self):
+        if isinstance(self.coef, Mapping):
+            bad = {k: v for k, v in self.coef.items() if not isinstance(v, Normal)}
+            if bad:
+                raise ValueError(
+                    f"per-term coefficient priors must be Normal(mean, sd); got {bad}."
+                )
+        elif not isinstance(self.coef, ZellnerG | Normal):
+            raise ValueError(
+                f"coef prior must be ZellnerG, Normal or a dict of Normal, not {self.coef!r}."
+            )
+        if not isinstance(self.sigma2, InverseGamma):
+            raise ValueError(f"sigma2 prior must be InverseGamma, not {self.sigma2!r}.")
+        if not isinstance(self.spatial, Uniform | BetaInterval):
+            raise ValueError(
+                f"spatial prior must be Uniform or BetaInterval, not {self.spatial!r}."
+            )
+
     def is_conjugate(self) -> bool:
         """Whether (coef, sigma2) is normal-inverse-gamma, which the exact sampler needs."""
-        return isinstance(self.coef, ZellnerG)
+        return isinstance(self.coef, ZellnerG) or (isinstance(self.coef, Mapping) and not self.coef)
 
-    def to_nig(self, zz: np.ndarray, nobs: int, var_y: float) -> NIGPrior:
-        """The conjugate prior as numbers, given Z'Z, N and var(y) of the transformed data."""
+    def coef_prior(self, names: Sequence[str], zz: np.ndarray, nobs: int) -> CoefPrior:
+        """Numbers of the coefficient prior for terms ``names`` given Z'Z and N.
+
+        Raises ``ValueError`` naming per-term priors for terms not in the model.
+        """
+        p = len(names)
+        if isinstance(self.coef, Normal):
+            normal = {n: self.coef for n in names}
+        elif isinstance(self.coef, Mapping):
+            unknown = [k for k in self.coef if k not in names]
+            if unknown:
+                raise ValueError(
+                    f"priors given for term(s) {unknown} that are not in the model; "
+                    f"terms are {list(names)}."
+                )
+            normal = dict(self.coef)
+        else:
+            normal = {}
+        flat = np.array([1.0 if n == "Intercept" and n not in normal else 0.0 for n in names])
+        mask = np.array([0.0 if n in normal else 1.0 for n in names]) * (1.0 - flat)
+        custom_g = isinstance(self.coef, ZellnerG) and self.coef.g is not None
+        g = float(self.coef.g if custom_g else nobs)
+        zz = np.asarray(zz, dtype=float)
+        if "Intercept" in names:  # centre: Z'MZ = Z'Z - Z'1 1'Z / N, with 1 the intercept column
+            one = zz[:, list(names).index("Intercept")]
+            zz = zz - np.outer(one, one) / one[list(names).index("Intercept")]
+        return CoefPrior(
+            np.zeros(p),
+            zz * np.outer(mask, mask) / g,
+            mask,
+            np.array([normal[n].mean if n in normal else 0.0 for n in names]),
+            np.array([normal[n].sd if n in normal else 1.0 for n in names]),
+            flat,
+        )
+
+    def to_nig(
+        self, zz: np.ndarray, nobs: int, var_y: float, names: Sequence[str] | None = None
+    ) -> NIGPrior:
+        """The conjugate prior as numbers, given Z'Z, N and var(y) of the transformed data.
+
+        ``names`` (default: no intercept) says which column, if any, is the intercept.
+        """
         if not self.is_conjugate():
             raise ValueError(
                 "coef prior Normal(...) is not conjugate; the exact sampler needs ZellnerG "
                 "(use sampler='nuts' for other priors)."
             )
         _positive("var(y)", var_y)
-        g = float(nobs if self.coef.g is None else self.coef.g)
-        p = zz.shape[0]
+        names = [f"x{j}" for j in range(zz.shape[0])] if names is None else list(names)
+        coef = self.coef_prior(names, zz, nobs)
         return NIGPrior(
-            np.zeros(p),
-            np.asarray(zz, dtype=float) / g,
+            coef.nig_mean,
+            coef.nig_precision,
             self.sigma2.shape,
             self.sigma2.scale_factor * var_y,
+            int(coef.flat_mask.sum()),
         )
 
 

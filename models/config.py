@@ -1,0 +1,121 @@
+"""The frozen, validated configuration of one fit (checked at the edge, before any work)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bayespatial.data.errors import ModelError
+from bayespatial.priors.spec import Priors, defaults
+
+FAMILIES = {
+    # model: (kind of spatial parameter, W-lagged regressors by default)
+    "ols": ("none", False),
+    "slx": ("none", True),
+    "sar": ("lag", False),
+    "sdm": ("lag", True),
+    "sem": ("error", False),
+    "sdem": ("error", True),
+}
+"""Static model families: ``kind`` is "lag" (rho), "error" (lam) or "none"."""
+
+SAMPLERS = ("auto", "exact", "nuts")
+ERRORS = ("gaussian", "student_t")
+FE = ("none", "unit", "time", "twoway")
+LOGDET = ("auto", "eigen", "lu_grid", "chebyshev", "taylor", "slq")
+
+
+def _choice(name: str, value, options) -> None:
+    if value not in options:
+        raise ModelError(f"{name}={value!r} is not one of {list(options)}.")
+
+
+def _positive_int(name: str, value) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        raise ModelError(f"{name} must be a positive integer; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything that defines a fit apart from the data and W."""
+
+    model: str
+    formula: str
+    unit: str
+    time: str | None = None
+    fe: str = "none"
+    durbin: bool | tuple = False
+    priors: Priors = field(default_factory=Priors)
+    chains: int = 4
+    draws: int = 1000
+    warmup: int = 1000
+    seed: int = 0
+    logdet: str = "auto"
+    sampler: str = "auto"
+    errors: str = "gaussian"
+    drop_initial: int = 0
+    ci: float = 0.95
+    progress: bool | None = None
+
+    @property
+    def kind(self) -> str:
+        """Spatial parameter of the model: "lag", "error" or "none"."""
+        return FAMILIES[self.model][0]
+
+    @classmethod
+    def build(
+        cls,
+        model: str,
+        formula: str,
+        *,
+        unit: str | None,
+        time: str | None,
+        fe: str,
+        durbin: bool | Sequence[str] | None,
+        priors: Priors | None,
+        **options,
+    ) -> FitConfig:
+        """Validate the user's arguments and fill in the documented defaults."""
+        if model not in FAMILIES:
+            raise ModelError(
+                f"unknown model {model!r}; static models are {list(FAMILIES)} "
+                "(dynamic and DID models have their own issues in the tracker)."
+            )
+        if not isinstance(formula, str) or "~" not in formula:
+            raise ModelError(f"formula must be a string 'y ~ x1 + x2', got {formula!r}.")
+        if unit is None:
+            raise ModelError(
+                "unit= is required: name the column holding the unit ids that match W.ids."
+            )
+        _choice("fe", fe, FE)
+        if time is None and fe != "none":
+            raise ModelError(
+                f"fe={fe!r} needs a panel: pass time= (the period column), or use fe='none' "
+                "for a cross-section."
+            )
+        _choice("sampler", options.get("sampler", "auto"), SAMPLERS)
+        _choice("errors", options.get("errors", "gaussian"), ERRORS)
+        _choice("logdet", options.get("logdet", "auto"), LOGDET)
+        for name in ("chains", "draws", "warmup"):
+            if name in options:
+                _positive_int(name, options[name])
+        ci = options.get("ci", 0.95)
+        if not 0 < ci < 1:
+            raise ModelError(f"ci must lie in (0, 1); got {ci!r}.")
+        lagged = FAMILIES[model][1]
+        if durbin is None:
+            durbin = lagged
+        elif not lagged and durbin is not False:
+            raise ModelError(
+                f"model {model!r} has no W-lagged regressors; use 'slx', 'sdm' or 'sdem' "
+                "to choose Durbin terms."
+            )
+        if not isinstance(durbin, bool):
+            durbin = tuple(durbin)
+        if priors is None:
+            priors = defaults(model)
+        if not isinstance(priors, Priors):
+            raise ModelError(f"priors must be bayespatial.priors.Priors(...), not {priors!r}.")
+        if options.get("errors", "gaussian") == "student_t" and options.get("sampler") == "exact":
+            raise ModelError("the exact sampler needs Gaussian errors; use sampler='nuts'.")
+        return cls(model, formula, unit, time, fe, durbin, priors, **options)

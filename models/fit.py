@@ -1,0 +1,326 @@
+"""``fit``: formula and data in, a `SpatialFit` with the posterior out.
+
+Pipeline (each step validates its input and says what is wrong and how to fix it):
+W row-standardised -> `Panel.from_frame` (W's unit order) -> `build_design`
+(formula, within-unit lags, Durbin terms) -> transformed cross-products
+(`bayespatial.engine.crossprod`, fixed effects integrated out) -> priors as
+numbers -> the exact sampler (Gaussian errors with the conjugate prior) or
+NUTS -> `SpatialFit`.
+"""
+
+from __future__ import annotations
+
+import time as clock
+import warnings
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+import numpyro
+import pandas as pd
+
+from bayespatial.data.errors import (
+    ModelError,
+    SamplerChoiceWarning,
+    SamplingWarning,
+    WeightsError,
+)
+from bayespatial.data.panel import Panel
+from bayespatial.data.wmatrix import Weights
+from bayespatial.engine import logdet as logdet_engine
+from bayespatial.engine.conjugate import NIGPrior, sample, sample_regression
+from bayespatial.engine.crossprod import cross_products
+from bayespatial.engine.effects import init_quadrature, quadrature_from_state
+from bayespatial.models import student
+from bayespatial.models.arviz_io import ess_rhat
+from bayespatial.models.config import FitConfig
+from bayespatial.models.design import build_design
+from bayespatial.models.gaussian import gaussian_model
+from bayespatial.models.results import SpatialFit, assemble
+from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, zz
+from bayespatial.priors.spec import Priors, Uniform
+
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+
+def fit(
+    model: str,
+    formula: str,
+    data: pd.DataFrame,
+    W: Weights,
+    *,
+    unit: str | None = None,
+    time: str | None = None,
+    fe: str = "none",
+    priors: Priors | None = None,
+    durbin: bool | Sequence[str] | None = None,
+    chains: int = 4,
+    draws: int = 1000,
+    warmup: int = 1000,
+    seed: int = 0,
+    logdet: str = "auto",
+    sampler: str = "auto",
+    errors: str = "gaussian",
+    drop_initial: int = 0,
+    ci: float = 0.95,
+    progress: bool | None = None,
+) -> SpatialFit:
+    """Fit a static spatial model and return its posterior.
+
+    Parameters
+    ----------
+    model : {"ols", "slx", "sar", "sem", "sdm", "sdem"}
+        SAR: y = rho W y + X beta + e; SEM: y = X beta + u, u = lam W u + e;
+        SDM/SDEM/SLX add W X theta for the ``durbin`` terms (LeSage & Pace
+        2009, ch. 2; Elhorst 2014, ch. 2).
+    formula : str
+        formulaic formula, e.g. ``"y ~ x1 + I(x1**2) + np.log(x2) + lag(x1, 1)"``.
+    data : pandas.DataFrame
+        Long panel (one row per unit and period) or a cross-section.
+    W : Weights
+        Spatial weights whose ids match the ``unit`` column; row-standardised
+        here when it is not already (islands raise).
+    unit, time : str
+        Unit and period columns (omit ``time`` for a cross-section).
+    fe : {"none", "unit", "time", "twoway"}
+        Fixed effects, integrated out under flat priors (Lee & Yu 2010).
+    priors : Priors, optional
+        None gives the documented defaults (`bayespatial.priors.spec`).
+    durbin : bool or list of str, optional
+        Terms that also enter as W x (slx/sdm/sdem; default all but the intercept).
+    chains, draws, warmup, seed : int
+        Draws per chain after warm-up; ``seed`` makes the draws reproducible.
+    logdet : str
+        Log-determinant method (`bayespatial.engine.logdet`); "auto" picks by n.
+    sampler : {"auto", "exact", "nuts"}
+        "auto" uses the exact sampler where it applies (Gaussian errors and the
+        conjugate prior), NUTS otherwise, and says why in ``fit.attrs``.
+    errors : {"gaussian", "student_t"}
+        Student-t errors (heteroskedasticity-robust, LeSage's sar_g) take the
+        streaming likelihood and NUTS.
+    drop_initial : int
+        Periods dropped at the start (needed when the formula has ``lag(x, k)``).
+    ci : float
+        Default credible mass of the intervals in tables.
+    progress : bool, optional
+        Progress bar for NUTS; None shows it when stderr is a terminal.
+
+    Raises
+    ------
+    BayespatialError
+        Bad input: unknown model or option, data not matching W, missing or
+        non-finite values, rank-deficient designs, priors outside W's interval.
+    """
+    config = FitConfig.build(
+        model,
+        formula,
+        unit=unit,
+        time=time,
+        fe=fe,
+        durbin=durbin,
+        priors=priors,
+        chains=chains,
+        draws=draws,
+        warmup=warmup,
+        seed=seed,
+        logdet=logdet,
+        sampler=sampler,
+        errors=errors,
+        drop_initial=drop_initial,
+        ci=ci,
+        progress=progress,
+    )
+    return run(config, data, W)
+
+
+def prepare_weights(W) -> tuple[Weights, tuple]:
+    """W as row-standardised `Weights` (the default of every fit), with a note if changed."""
+    if not isinstance(W, Weights):
+        raise WeightsError(
+            f"W must be bayespatial Weights, not {type(W).__name__}; build it with "
+            "bsp.weights.from_libpysal(w), from_sparse(matrix, ids) or contiguity(...)."
+        )
+    if W.transform == "row":
+        return W, ()
+    return W.row_standardize(), ("W row-standardised (rows sum to one)",)
+
+
+def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
+    """Run a validated configuration on data and W."""
+    started = clock.perf_counter()
+    W, notes = prepare_weights(W)
+    panel = Panel.from_frame(data, config.unit, config.time, W=W)
+    design = build_design(
+        config.formula,
+        panel,
+        W,
+        durbin=config.durbin,
+        fe=config.fe,
+        drop_initial=config.drop_initial,
+    )
+    names = design.names + tuple(f"W_{c}" for c in design.lagged)
+    Z = np.concatenate([design.X, design.WX], axis=2)
+    cp = cross_products(design.y, Z, W, config.fe)
+    kind = config.kind
+    state, interval = None, None
+    if kind != "none":
+        bounds = W.rho_bounds()
+        spatial = config.priors.spatial
+        interval = spatial.interval(bounds) if isinstance(spatial, Uniform) else bounds
+        state = logdet_engine.init(W, config.logdet)
+    sampler, reason = choose_sampler(config)
+    prepared = clock.perf_counter()
+    if config.errors == "student_t":
+        draws, stats = student.run_nuts(config, design, W, cp, names, state, interval)
+    elif sampler == "exact":
+        draws, stats = _run_exact(config, design, cp, names, state, interval)
+    else:
+        draws, stats = _run_nuts(config, design, cp, names, state, interval)
+    sampled = clock.perf_counter()
+    quadrature = None
+    if kind == "lag":
+        quadrature = (
+            quadrature_from_state(state)
+            if state.method in ("eigen", "chebyshev")
+            else init_quadrature(W)
+        )
+    if stats:
+        _warn_diagnostics(draws, stats)
+    timings = {
+        "seconds_prepare": prepared - started,
+        "seconds_sample": sampled - prepared,
+    }
+    return assemble(
+        config,
+        panel,
+        design,
+        W,
+        draws,
+        stats,
+        state=state,
+        quadrature=quadrature,
+        nobs=cp.nobs,
+        sampler=sampler,
+        sampler_reason=reason,
+        notes=(*notes, *panel.notes, *design.notes),
+        timings=timings,
+    )
+
+
+def choose_sampler(config: FitConfig) -> tuple[str, str]:
+    """The sampler to use and why ("exact" needs Gaussian errors and the conjugate prior)."""
+    conjugate = config.priors.is_conjugate()
+    gaussian = config.errors == "gaussian"
+    if config.sampler == "exact":
+        if not conjugate:
+            raise ModelError(
+                "sampler='exact' needs the conjugate coefficient prior (ZellnerG); the priors "
+                "given are not conjugate: use sampler='nuts' or the default coefficient prior."
+            )
+        return "exact", "requested"
+    if config.sampler == "nuts":
+        return "nuts", "requested"
+    if not gaussian:
+        return "nuts", "Student-t errors have no conjugate posterior"
+    if not conjugate:
+        warnings.warn(
+            "the coefficient priors given are not conjugate (normal-inverse-gamma), so the "
+            "exact sampler does not apply; sampling with NUTS instead. Pass sampler='nuts' "
+            "to silence this.",
+            SamplerChoiceWarning,
+            stacklevel=3,
+        )
+        return "nuts", "non-conjugate coefficient prior"
+    return "exact", "Gaussian errors with the conjugate prior: independent draws"
+
+
+def _run_exact(config, design, cp, names, state, interval):
+    coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
+    nig = NIGPrior(
+        coef.nig_mean,
+        coef.nig_precision,
+        *sigma2_prior(config, cp, design),
+        int(coef.flat_mask.sum()),
+    )
+    rng = np.random.default_rng(config.seed)
+    total = config.chains * config.draws
+    if config.kind == "none":
+        out = sample_regression(cp, nig, total, rng)
+    else:
+        bounds = config.priors.spatial
+        out = sample(
+            cp,
+            nig,
+            interval,
+            lambda r: np.asarray(logdet_engine.apply(state, r)),
+            lambda r: bounds.log_density(r, interval),
+            total,
+            rng,
+            kind=config.kind,
+        )
+    shape = (config.chains, config.draws)
+    draws = {"coef": out.beta.reshape(*shape, -1), "sigma": out.sigma.reshape(shape)}
+    if config.kind != "none":
+        draws[_spatial_name(config.kind)] = out.spatial.reshape(shape)
+    return draws, {}
+
+
+def _spatial_name(kind: str) -> str:
+    return {"lag": "rho", "error": "lam"}[kind]
+
+
+def _run_nuts(config, design, cp, names, state, interval):
+    coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
+    spatial = (
+        None if config.kind == "none" else spatial_distribution(config.priors.spatial, interval)
+    )
+    ld = None if state is None else partial(logdet_engine.apply, state)
+    with numpyro.validation_enabled(False):
+        samples, stats = nuts_run(
+            gaussian_model,
+            config,
+            cp,
+            coef,
+            sigma2_prior(config, cp, design),
+            spatial,
+            ld,
+            config.kind,
+        )
+    draws = {"coef": samples["coef"], "sigma": samples["sigma"]}
+    if config.kind != "none":
+        name = _spatial_name(config.kind)
+        draws[name] = samples[name]
+    return draws, stats
+
+
+def _warn_diagnostics(draws: dict, stats: dict) -> None:
+    """Warn, saying what to do, on divergences, r_hat > 1.01 or bulk ESS < 400."""
+    problems = []
+    n_div = int(np.sum(stats["diverging"]))
+    if n_div:
+        problems.append(
+            f"{n_div} divergent transition(s): raise warmup, or reparameterise/tighten priors"
+        )
+    worst_rhat, worst_ess = [], []
+    for name, values in draws.items():
+        cols = values.reshape(*values.shape[:2], -1)
+        for j in range(cols.shape[2]):
+            ess, rhat = ess_rhat(cols[..., j])
+            label = name if cols.shape[2] == 1 else f"{name}[{j}]"
+            if rhat > RHAT_MAX:
+                worst_rhat.append(f"{label} ({rhat:.3f})")
+            if ess < ESS_MIN:
+                worst_ess.append(f"{label} ({ess:.0f})")
+    if worst_rhat:
+        problems.append(
+            f"r_hat > {RHAT_MAX} for {', '.join(worst_rhat)}: chains disagree; run more "
+            "warmup and draws, and check the model is identified"
+        )
+    if worst_ess:
+        problems.append(
+            f"bulk ESS < {ESS_MIN} for {', '.join(worst_ess)}: intervals are noisy; "
+            "run more draws or chains"
+        )
+    if problems:
+        warnings.warn("; ".join(problems) + ".", SamplingWarning, stacklevel=4)

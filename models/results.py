@@ -1,0 +1,274 @@
+"""The results object: an InferenceData plus tidy tables computed from it on demand.
+
+Everything `SpatialFit` reports is derived from ``fit.idata``, so a fit saved
+with ``to_netcdf`` and reloaded with `load` is equal to the original and gives
+the same tables: the spectral quadrature the effects need is stored in
+``constant_data`` beside the design.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.metadata import version
+
+import numpy as np
+import pandas as pd
+
+from bayespatial.engine.effects import Quadrature, apply_effects
+from bayespatial.models.arviz_io import ess_rhat, identical, read_netcdf, to_idata, write_netcdf
+
+SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
+
+
+def _versions() -> str:
+    names = ("bayespatial", "jax", "numpyro", "arviz", "numpy", "scipy")
+    return json.dumps({n: version(n) for n in names})
+
+
+def _coord(values) -> list:
+    """Ids as netCDF-friendly values (numbers stay numbers, anything else a string)."""
+    values = list(values)
+    if all(isinstance(v, int | np.integer) for v in values):
+        return [int(v) for v in values]
+    if all(isinstance(v, float | np.floating) for v in values):
+        return [float(v) for v in values]
+    return [str(v) for v in values]
+
+
+def assemble(
+    config,
+    panel,
+    design,
+    W,
+    draws: dict,
+    stats: dict,
+    *,
+    state,
+    quadrature: Quadrature | None,
+    nobs: int,
+    sampler: str,
+    sampler_reason: str,
+    notes: tuple,
+    timings: dict,
+) -> SpatialFit:
+    """Build the `SpatialFit` of one run (posterior on the user's scale, with names)."""
+    terms = list(design.names)
+    coef = draws["coef"]
+    k = len(terms)
+    posterior = {"beta": coef[..., :k]}
+    if design.lagged or config.model in ("slx", "sdm", "sdem"):
+        theta = np.zeros_like(posterior["beta"])
+        for j, name in enumerate(design.lagged):
+            theta[..., terms.index(name)] = coef[..., k + j]
+        posterior["theta"] = theta
+    for name in SCALARS:
+        if name in draws:
+            posterior[name] = draws[name]
+    dims = {"beta": ["term"], "theta": ["term"]}
+    cross_section = panel.time is None
+    obs_dims = ["unit"] if cross_section else ["time", "unit"]
+    coords = {"term": terms, "unit": _coord(panel.units)}
+    if not cross_section:
+        coords["time"] = _coord(design.periods)
+    y = design.y[0] if cross_section else design.y
+    X = design.X[0] if cross_section else design.X
+    observed = {"y": y}
+    constant = {"X": X}
+    dims.update({"y": obs_dims, "X": [*obs_dims, "term"]})
+    if quadrature is not None:
+        nodes = np.asarray(quadrature.nodes)
+        constant.update(
+            {
+                "spectrum_re": np.real(nodes),
+                "spectrum_im": np.imag(nodes),
+                "spectrum_weight": np.asarray(quadrature.weights, dtype=float),
+            }
+        )
+        dims.update({k: ["node"] for k in ("spectrum_re", "spectrum_im", "spectrum_weight")})
+    attrs = {
+        "model": config.model,
+        "formula": config.formula,
+        "fe": config.fe,
+        "kind": config.kind,
+        "errors": config.errors,
+        "unit_column": config.unit,
+        "time_column": config.time or "",
+        "durbin_terms": json.dumps(list(design.lagged)),
+        "W_fingerprint": W.fingerprint,
+        "W_n": W.n,
+        "logdet_method": "" if state is None else state.method,
+        "logdet_bound": "" if state is None or state.bound is None else float(state.bound),
+        "logdet_info": "" if state is None else json.dumps(state.describe(), default=str),
+        "sampler": sampler,
+        "sampler_reason": sampler_reason,
+        "chains": config.chains,
+        "draws": config.draws,
+        "warmup": config.warmup if sampler == "nuts" else 0,
+        "seed": config.seed,
+        "ci": config.ci,
+        "nobs": nobs,
+        "notes": json.dumps(list(notes)),
+        "priors": repr(config.priors),
+        "versions": _versions(),
+        **{k: round(v, 3) for k, v in timings.items()},
+    }
+    if stats:
+        attrs["leapfrog_per_draw"] = float(np.mean(stats["n_steps"]))
+    idata = to_idata(
+        posterior,
+        dims=dims,
+        coords=coords,
+        attrs=attrs,
+        sample_stats=stats or None,
+        observed_data=observed,
+        constant_data=constant,
+    )
+    return SpatialFit(idata)
+
+
+def _interval(values: np.ndarray, ci: float) -> tuple[float, float]:
+    a = (1 - ci) / 2
+    lo, hi = np.quantile(values, [a, 1 - a])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True, eq=False)
+class SpatialFit:
+    """A fitted static spatial model: ``idata`` plus tables computed from it."""
+
+    idata: object
+    """ArviZ InferenceData: posterior, sample_stats (NUTS), observed/constant data, attrs."""
+
+    def __eq__(self, other):
+        return isinstance(other, SpatialFit) and identical(self.idata, other.idata)
+
+    __hash__ = None
+
+    @property
+    def attrs(self) -> dict:
+        """Model, formula, fe, W fingerprint, log-determinant, sampler, versions, seed, ..."""
+        return dict(self.idata.posterior.attrs)
+
+    @property
+    def model(self) -> str:
+        """Model family name."""
+        return self.attrs["model"]
+
+    @property
+    def durbin_terms(self) -> list:
+        """Terms that enter as W x (theta is zero, by constraint, for the others)."""
+        return json.loads(self.attrs["durbin_terms"])
+
+    @property
+    def notes(self) -> list:
+        """What was done to the data and W on the way (rows dropped, W standardised)."""
+        return json.loads(self.attrs["notes"])
+
+    def __repr__(self):
+        a = self.attrs
+        post = self.idata.posterior
+        return (
+            f"SpatialFit({a['model']}, {a['formula']!r}, fe={a['fe']!r}, "
+            f"sampler={a['sampler']!r}, chains={post.sizes['chain']}, draws={post.sizes['draw']})"
+        )
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a variable, flattened over chains: (chains * draws, ...)."""
+        values = self.idata.posterior[name].values
+        return values.reshape(-1, *values.shape[2:])
+
+    def _rows(self):
+        post = self.idata.posterior
+        terms = [str(t) for t in post["term"].values]
+        lagged = set(self.durbin_terms)
+        for j, term in enumerate(terms):
+            yield "beta", term, post["beta"].values[..., j]
+        if "theta" in post:
+            for j, term in enumerate(terms):
+                if term in lagged:
+                    yield "theta", f"W_{term}", post["theta"].values[..., j]
+        for name in SCALARS:
+            if name in post:
+                yield name, name, post[name].values
+
+    def summary(self, ci: float | None = None) -> pd.DataFrame:
+        """Tidy table: parameter, term, mean, sd, lower, upper, ess_bulk, r_hat."""
+        ci = self.attrs["ci"] if ci is None else ci
+        rows = []
+        for parameter, term, values in self._rows():
+            lo, hi = _interval(values, ci)
+            ess, rhat = ess_rhat(values)
+            rows.append(
+                {
+                    "parameter": parameter,
+                    "term": term,
+                    "mean": float(values.mean()),
+                    "sd": float(values.std(ddof=1)),
+                    "lower": lo,
+                    "upper": hi,
+                    "ess_bulk": ess,
+                    "r_hat": rhat,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def effect_draws(self) -> dict:
+        """Draws of the direct, indirect and total effects: name -> (draws, terms) frames.
+
+        Lag models (SAR, SDM): LeSage-Pace averages of (I - rho W)^-1 (beta_k I
+        + theta_k W) from the stored spectral quadrature. Models without a
+        spatial multiplier (OLS, SLX, SEM, SDEM): direct = beta_k,
+        indirect = theta_k, total = beta_k + theta_k (LeSage & Pace 2009,
+        sec. 2.7). The intercept has no effect and is left out.
+        """
+        post = self.idata.posterior
+        terms = [str(t) for t in post["term"].values]
+        keep = [j for j, t in enumerate(terms) if t != "Intercept"]
+        beta = self.draws("beta")[:, keep]
+        theta = self.draws("theta")[:, keep] if "theta" in post else np.zeros_like(beta)
+        if "rho" in post:
+            cd = self.idata.constant_data
+            q = Quadrature(
+                cd["spectrum_re"].values + 1j * cd["spectrum_im"].values,
+                cd["spectrum_weight"].values,
+            )
+            eff = apply_effects(q, self.draws("rho"), beta, theta)
+            out = {k: np.asarray(getattr(eff, k)) for k in ("direct", "indirect", "total")}
+        else:
+            out = {"direct": beta, "indirect": theta, "total": beta + theta}
+        names = [terms[j] for j in keep]
+        return {k: pd.DataFrame(v, columns=names) for k, v in out.items()}
+
+    def effects(self, ci: float | None = None) -> pd.DataFrame:
+        """Tidy table: term, effect in {direct, indirect, total}, mean, sd, lower, upper."""
+        ci = self.attrs["ci"] if ci is None else ci
+        rows = []
+        frames = self.effect_draws()
+        for term in frames["direct"].columns:
+            for effect, frame in frames.items():
+                v = frame[term].to_numpy()
+                lo, hi = _interval(v, ci)
+                rows.append(
+                    {
+                        "term": term,
+                        "effect": effect,
+                        "mean": float(v.mean()),
+                        "sd": float(v.std(ddof=1)),
+                        "lower": lo,
+                        "upper": hi,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def to_netcdf(self, path) -> object:
+        """Write the fit to ``path`` atomically; `load` gives back an equal fit."""
+        return write_netcdf(self.idata, path)
+
+
+def load(path) -> SpatialFit:
+    """A fit saved with `SpatialFit.to_netcdf`."""
+    idata = read_netcdf(path)
+    if "model" not in idata.posterior.attrs:
+        raise ValueError(f"{path} holds an InferenceData that is not a bayespatial fit.")
+    return SpatialFit(idata)

@@ -1,0 +1,71 @@
+"""Shared sampling glue: spatial-parameter priors, the data-scaled sigma^2 prior, NUTS."""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import numpy as np
+import numpyro.distributions as dist
+from numpyro.infer import MCMC, NUTS
+
+from bayespatial.engine.crossprod import CrossProducts
+from bayespatial.models.config import FitConfig
+from bayespatial.models.design import Design
+from bayespatial.priors.spec import BetaInterval, Uniform
+
+
+def var_y(cp: CrossProducts, design: Design, fe: str) -> float:
+    """Variance of y after the fixed-effect transformation (the scale of the sigma^2 prior)."""
+    return float(np.var(design.y)) if fe == "none" else float(cp.gram[0, 0] / cp.nobs)
+
+
+def sigma2_prior(config: FitConfig, cp: CrossProducts, design: Design) -> tuple[float, float]:
+    """(shape, scale) of the inverse-gamma prior of sigma^2 on this data."""
+    s = config.priors.sigma2
+    return s.shape, s.scale_factor * var_y(cp, design, config.fe)
+
+
+def zz(cp: CrossProducts) -> np.ndarray:
+    """Z'Z of the transformed regressors."""
+    return cp.gram[2 : 2 + cp.p, 2 : 2 + cp.p]
+
+
+def spatial_distribution(spec: Uniform | BetaInterval, interval: tuple[float, float]):
+    """NumPyro distribution of a spatial-parameter prior on ``interval``."""
+    lo, hi = interval
+    if isinstance(spec, Uniform):
+        return dist.Uniform(lo, hi)
+    return dist.TransformedDistribution(
+        dist.Beta(spec.a, spec.b), dist.transforms.AffineTransform(lo, hi - lo)
+    )
+
+
+def nuts_run(model, config: FitConfig, *args) -> tuple[dict, dict]:
+    """Run NUTS on ``model(*args)``: chains vectorised (or parallel across devices)."""
+    chain_method = "parallel" if jax.local_device_count() >= config.chains else "vectorized"
+    progress = config.progress
+    if progress is None:
+        progress = sys.stderr.isatty()
+    mcmc = MCMC(
+        NUTS(model, dense_mass=True, target_accept_prob=0.85),
+        num_warmup=config.warmup,
+        num_samples=config.draws,
+        num_chains=config.chains,
+        chain_method=chain_method if config.chains > 1 else "sequential",
+        progress_bar=bool(progress),
+    )
+    mcmc.run(
+        jax.random.PRNGKey(config.seed),
+        *args,
+        extra_fields=("num_steps", "diverging", "energy", "adapt_state.step_size"),
+    )
+    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {
+        "n_steps": np.asarray(extra["num_steps"]),
+        "diverging": np.asarray(extra["diverging"]),
+        "energy": np.asarray(extra["energy"]),
+        "step_size": np.asarray(extra["adapt_state.step_size"]),
+    }
+    return samples, stats
