@@ -51,6 +51,7 @@ def simulate(
     sigma: float = 1.0,
     fe: str = "twoway",
     intercept: float = 0.0,
+    nu: float | None = None,
     burn: int = 50,
     seed: int | None = 0,
 ) -> Simulation:
@@ -68,6 +69,8 @@ def simulate(
         Coefficients of X and W X (theta defaults to zeros).
     fe : {"none", "unit", "time", "twoway"}
         Which N(0, 1) effects are added (they are returned in the truth).
+    nu : float, optional
+        Student-t errors sigma * t_nu instead of Gaussian ones (heavy tails).
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, not {model!r}.")
@@ -103,7 +106,8 @@ def simulate(
     y_prev = np.zeros(n)
     ys = np.empty((total, n))
     for t in range(total):
-        u = lu_lam.solve(sigma * rng.standard_normal(n))
+        shocks = rng.standard_normal(n) if nu is None else rng.standard_t(nu, n)
+        u = lu_lam.solve(sigma * shocks)
         rhs = (
             X[t] @ beta
             + A @ (X[t] @ theta)
@@ -138,6 +142,7 @@ def simulate(
         "tau": tau,
         "eta": eta,
         "sigma": sigma,
+        "nu": nu,
         "intercept": intercept,
         "mu": mu,
         "alpha": alpha[keep],

@@ -169,14 +169,15 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
         spatial = config.priors.spatial
         interval = spatial.interval(bounds) if isinstance(spatial, Uniform) else bounds
         state = logdet_engine.init(W, config.logdet)
+    coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     sampler, reason = choose_sampler(config)
     prepared = clock.perf_counter()
     if config.errors == "student_t":
-        draws, stats = student.run_nuts(config, design, W, cp, names, state, interval)
+        draws, stats = student.run_nuts(config, design, W, cp, coef, state, interval)
     elif sampler == "exact":
-        draws, stats = _run_exact(config, design, cp, names, state, interval)
+        draws, stats = _run_exact(config, design, cp, coef, state, interval)
     else:
-        draws, stats = _run_nuts(config, design, cp, names, state, interval)
+        draws, stats = _run_nuts(config, design, cp, coef, state, interval)
     sampled = clock.perf_counter()
     quadrature = None
     if kind == "lag":
@@ -235,8 +236,7 @@ def choose_sampler(config: FitConfig) -> tuple[str, str]:
     return "exact", "Gaussian errors with the conjugate prior: independent draws"
 
 
-def _run_exact(config, design, cp, names, state, interval):
-    coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
+def _run_exact(config, design, cp, coef, state, interval):
     nig = NIGPrior(
         coef.nig_mean,
         coef.nig_precision,
@@ -270,8 +270,7 @@ def _spatial_name(kind: str) -> str:
     return {"lag": "rho", "error": "lam"}[kind]
 
 
-def _run_nuts(config, design, cp, names, state, interval):
-    coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
+def _run_nuts(config, design, cp, coef, state, interval):
     spatial = (
         None if config.kind == "none" else spatial_distribution(config.priors.spatial, interval)
     )

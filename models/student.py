@@ -27,7 +27,7 @@ from bayespatial.engine import logdet as logdet_engine
 from bayespatial.engine import streaming
 from bayespatial.engine.crossprod import CrossProducts, quadratic_forms
 from bayespatial.models.gaussian import coef_log_prior
-from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, zz
+from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution
 from bayespatial.priors.spec import CoefPrior
 
 NU_PRIOR = (2.0, 0.1)
@@ -67,11 +67,10 @@ def student_model(
     numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, coef) + log_jac)
 
 
-def run_nuts(config, design, W, cp, names, state, interval):
+def run_nuts(config, design, W, cp, coef, state, interval):
     """NUTS on the Student-t model; returns draws and sample statistics like the Gaussian path."""
     Z = np.concatenate([design.X, design.WX], axis=2)
     cols = jnp.asarray(streaming.transform_columns(design.y, Z, W, config.fe))
-    coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
     spatial = (
         None if config.kind == "none" else spatial_distribution(config.priors.spatial, interval)
     )
