@@ -16,6 +16,7 @@ from bayespatial.data.errors import (
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
 from bayespatial.models.fit import fit
+from bayespatial.models.predictive import prior_predictive
 from bayespatial.models.results import SpatialFit, load
 from bayespatial.priors import spec as priors
 
@@ -37,6 +38,7 @@ __all__ = [
     "load_baltim",
     "load_columbus",
     "load_nat",
+    "prior_predictive",
     "priors",
     "weights",
 ]

@@ -41,5 +41,28 @@ def run(
     module.main(module.parse_args(args))
 
 
+@app.command()
+def report(
+    path: Path = typer.Argument(..., help="a fit saved with fit.to_netcdf"),
+    out: Path = typer.Option(None, "--out", help="folder for tables and plot (default: beside)"),
+) -> None:
+    """Tables (summary, effects) and an effects forest plot from a saved fit."""
+    import bayespatial as bsp
+    from bayespatial.experiments.outputs import save_figure, write_table
+    from bayespatial.models.plots import effects_forest
+
+    fit = bsp.load(path)
+    folder = out or path.parent
+    stem = path.stem
+    summary, effects = fit.summary(), fit.effects()
+    write_table(summary, folder / f"{stem}_summary.csv")
+    write_table(effects, folder / f"{stem}_effects.csv")
+    save_figure(effects_forest(effects, f"{fit!r}"[:90]), folder / f"{stem}_effects.png")
+    console.print(repr(fit))
+    for title, table in (("summary", summary), ("effects", effects)):
+        console.print(f"\n[bold]{title}[/bold]")
+        console.print(table.round(4).to_string(index=False))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

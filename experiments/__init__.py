@@ -1,6 +1,10 @@
 """Runnable studies, one module each with ``main(args)``; listed by `REGISTRY`."""
 
 REGISTRY = {
+    "us_counties": (
+        "bayespatial.experiments.us_counties",
+        "NAT US county homicide panel: SAR, SEM, SDM with two-way FE; coefficients, effects",
+    ),
     "logdet_benchmark": (
         "bayespatial.experiments.logdet_benchmark",
         "Accuracy and speed of the log-determinant methods on NAT, a lattice and tori up to 10^6",

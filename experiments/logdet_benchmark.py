@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayespatial.experiments.outputs import update_section, write_atomic
+
 RHOS = np.array([-0.9, -0.5, 0.0, 0.3, 0.5, 0.7, 0.9, 0.95])
 RHO_EDGE = 0.99
 BASELINE = ("chebyshev", {"distance": 0, "probes": 1024})
@@ -225,26 +227,6 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
     )
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to path via a temporary file and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def update_section(path: Path, section: str) -> None:
-    """Replace (or append) the '## Log-determinants' section of a Markdown file."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start = text.find("## Log-determinants")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    write_atomic(path, text)
-
-
 def main(args: argparse.Namespace) -> pd.DataFrame:
     """Run the benchmark, write ``logdet.csv`` (and BENCHMARKS.md if asked)."""
     import jax
@@ -275,7 +257,7 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     section = to_markdown(table, command)
     write_atomic(args.out / "logdet.md", section)
     if args.markdown is not None:
-        update_section(args.markdown, section)
+        update_section(args.markdown, "## Log-determinants", section)
     console.print(section)
     return table
 

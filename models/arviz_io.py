@@ -82,12 +82,14 @@ def ess_rhat(values: np.ndarray) -> tuple[float, float]:
     """Bulk ESS and rank-normalised split r_hat of draws shaped (chain, draw).
 
     Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021), *Bayesian Analysis*
-    16, 667-718. Both are NaN for constant draws (e.g. a coefficient fixed at 0).
+    16, 667-718. Both are NaN for constant draws (e.g. a coefficient fixed at 0);
+    r_hat is NaN for a single chain (it compares chains).
     """
     values = np.asarray(values, dtype=float)
     if np.ptp(values) == 0:
         return float("nan"), float("nan")
-    return float(az.ess(values, method="bulk")), float(az.rhat(values))
+    rhat = float(az.rhat(values)) if values.shape[0] > 1 else float("nan")
+    return float(az.ess(values, method="bulk")), rhat
 
 
 def identical(a: az.InferenceData, b: az.InferenceData) -> bool:

@@ -14,3 +14,17 @@ def test_list_names_every_experiment():
 def test_run_rejects_unknown_experiment():
     result = CliRunner().invoke(app, ["run", "no_such_study"])
     assert result.exit_code != 0
+
+
+def test_report_writes_tables_and_plot(tmp_path):
+    import bayespatial as bsp
+
+    data = bsp.load_columbus()
+    df = data.frame.assign(id=list(data.W.ids))
+    fit = bsp.fit("sar", "CRIME ~ INC + HOVAL", df, data.W, unit="id", draws=200)
+    path = fit.to_netcdf(tmp_path / "sar.nc")
+    result = CliRunner().invoke(app, ["report", str(path)])
+    assert result.exit_code == 0, result.output
+    for name in ("sar_summary.csv", "sar_summary.md", "sar_effects.csv", "sar_effects.png"):
+        assert (tmp_path / name).exists(), name
+    assert "indirect" in result.output

@@ -1,0 +1,21 @@
+import pandas as pd
+
+import bayespatial as bsp
+from bayespatial.experiments import us_counties
+
+
+def test_smoke_quick_sar_and_resume(tmp_path):
+    argv = ["--out", str(tmp_path), "--quick", "--models", "sar,sem", "--draws", "100"]
+    tables = us_counties.main(us_counties.parse_args(argv))
+    for name in ("coefficients.csv", "coefficients.md", "effects.csv", "effects_forest.png"):
+        assert (tmp_path / name).exists(), name
+    coef = pd.read_csv(tmp_path / "coefficients.csv")
+    assert set(coef["model"]) == {"sar", "sem"}
+    assert {"mean", "sd", "lower", "upper"} <= set(coef.columns)
+    eff = tables["effects"]
+    assert set(eff["effect"]) == {"direct", "indirect", "total"}
+    fit = bsp.load(tmp_path / "fits" / "sar.nc")
+    assert fit.attrs["fe"] == "twoway"
+    again = us_counties.main(us_counties.parse_args(argv))  # resumes: same fits reused
+    assert (again["runs"]["seconds"] == 0).all()
+    pd.testing.assert_frame_equal(again["effects"], eff)
