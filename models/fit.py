@@ -146,9 +146,8 @@ def prepare_weights(W) -> tuple[Weights, tuple]:
     return W.row_standardize(), ("W row-standardised (rows sum to one)",)
 
 
-def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
-    """Run a validated configuration on data and W."""
-    started = clock.perf_counter()
+def prepare(config: FitConfig, data: pd.DataFrame, W):
+    """W, notes, panel, design, coefficient names and cross-products of one configuration."""
     W, notes = prepare_weights(W)
     panel = Panel.from_frame(data, config.unit, config.time, W=W)
     design = build_design(
@@ -161,7 +160,13 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
     )
     names = design.names + tuple(f"W_{c}" for c in design.lagged)
     Z = np.concatenate([design.X, design.WX], axis=2)
-    cp = cross_products(design.y, Z, W, config.fe)
+    return W, notes, panel, design, names, cross_products(design.y, Z, W, config.fe)
+
+
+def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
+    """Run a validated configuration on data and W."""
+    started = clock.perf_counter()
+    W, notes, panel, design, names, cp = prepare(config, data, W)
     kind = config.kind
     state, interval = None, None
     if kind != "none":
@@ -172,12 +177,10 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     sampler, reason = choose_sampler(config)
     prepared = clock.perf_counter()
-    if config.errors == "student_t":
-        draws, stats = student.run_nuts(config, design, W, cp, coef, state, interval)
-    elif sampler == "exact":
+    if sampler == "exact":
         draws, stats = _run_exact(config, design, cp, coef, state, interval)
     else:
-        draws, stats = _run_nuts(config, design, cp, coef, state, interval)
+        draws, stats = _run_nuts(config, design, W, cp, coef, state, interval)
     sampled = clock.perf_counter()
     quadrature = None
     if kind == "lag":
@@ -270,14 +273,18 @@ def _spatial_name(kind: str) -> str:
     return {"lag": "rho", "error": "lam"}[kind]
 
 
-def _run_nuts(config, design, cp, coef, state, interval):
+def _run_nuts(config, design, W, cp, coef, state, interval):
+    """NUTS on the Gaussian (sufficient statistics) or Student-t (streaming) model."""
+    model, extra = gaussian_model, ()
+    if config.errors == "student_t":
+        model, extra = student.student_model, (student.transformed_rows(design, W, config.fe),)
     spatial = (
         None if config.kind == "none" else spatial_distribution(config.priors.spatial, interval)
     )
     ld = None if state is None else partial(logdet_engine.apply, state)
     with numpyro.validation_enabled(False):
         samples, stats = nuts_run(
-            gaussian_model,
+            model,
             config,
             cp,
             coef,
@@ -285,12 +292,12 @@ def _run_nuts(config, design, cp, coef, state, interval):
             spatial,
             ld,
             config.kind,
+            *extra,
         )
-    draws = {"coef": samples["coef"], "sigma": samples["sigma"]}
+    names = ["coef", "sigma", "nu"]
     if config.kind != "none":
-        name = _spatial_name(config.kind)
-        draws[name] = samples[name]
-    return draws, stats
+        names.append(_spatial_name(config.kind))
+    return {k: samples[k] for k in names if k in samples}, stats
 
 
 def _warn_diagnostics(draws: dict, stats: dict) -> None:

@@ -77,9 +77,21 @@ def gaussian_model(
     logdet : callable or None
         r -> log|I - r W| (jnp).
     """
+    r, ld, sigma2, beta, log_jac = spatial_regression_block(
+        cp, coef, sigma2_prior, spatial_prior, logdet, kind
+    )
+    loglik = gaussian_loglik(cp, r, beta, sigma2, ld, "lag" if kind == "none" else kind, jnp)
+    numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, coef) + log_jac)
+
+
+def spatial_regression_block(cp, coef, sigma2_prior, spatial_prior, logdet, kind):
+    """Sample r, sigma^2 and the whitened coefficients; return (r, logdet, sigma2, beta, log_jac).
+
+    beta = m(r) + sigma L(r)^-T z as in the module docstring; ``log_jac`` is the
+    log-Jacobian of z -> beta, to be added to the density with the likelihood.
+    """
     if kind == "none":
-        r = jnp.zeros(())
-        ld = jnp.zeros(())
+        r, ld = jnp.zeros(()), jnp.zeros(())
     else:
         r = numpyro.sample("rho" if kind == "lag" else "lam", spatial_prior)
         ld = logdet(r)
@@ -87,12 +99,10 @@ def gaussian_model(
     numpyro.deterministic("sigma", jnp.sqrt(sigma2))
     _, zy, zz = quadratic_forms(cp, r, "lag" if kind == "none" else kind, jnp)
     p0 = coef.nig_precision
-    prec = zz + p0
-    chol = jnp.linalg.cholesky(prec)
+    chol = jnp.linalg.cholesky(zz + p0)
     mean = jsl.cho_solve((chol, True), zy + p0 @ coef.nig_mean)
     z = numpyro.sample("z", dist.ImproperUniform(constraints.real_vector, (), event_shape=(cp.p,)))
     beta = mean + jnp.sqrt(sigma2) * jsl.solve_triangular(chol.T, z, lower=False)
     numpyro.deterministic("coef", beta)
     log_jac = 0.5 * cp.p * jnp.log(sigma2) - jnp.sum(jnp.log(jnp.diag(chol)))
-    loglik = gaussian_loglik(cp, r, beta, sigma2, ld, "lag" if kind == "none" else kind, jnp)
-    numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, coef) + log_jac)
+    return r, ld, sigma2, beta, log_jac

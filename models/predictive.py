@@ -22,11 +22,8 @@ import pandas as pd
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from bayespatial.data.panel import Panel
-from bayespatial.engine.crossprod import cross_products
 from bayespatial.models.config import FitConfig
-from bayespatial.models.design import build_design
-from bayespatial.models.fit import prepare_weights
+from bayespatial.models.fit import prepare
 from bayespatial.models.sampling import sigma2_prior, zz
 from bayespatial.priors.spec import BetaInterval, Uniform
 
@@ -83,12 +80,8 @@ def prior_predictive(
         seed=seed,
         drop_initial=drop_initial,
     )
-    W, _ = prepare_weights(W)
-    panel = Panel.from_frame(data, config.unit, config.time, W=W)
-    design = build_design(formula, panel, W, durbin=config.durbin, fe=fe, drop_initial=drop_initial)
-    names = design.names + tuple(f"W_{c}" for c in design.lagged)
+    W, _, _, design, names, cp = prepare(config, data, W)
     Z = np.concatenate([design.X, design.WX], axis=2)
-    cp = cross_products(design.y, Z, W, fe)
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
     a0, b0 = sigma2_prior(config, cp, design)
     rng = np.random.default_rng(seed)
