@@ -11,6 +11,7 @@ from bayespatial.data.errors import (
     PanelError,
     SamplerChoiceWarning,
     SamplingWarning,
+    StationarityWarning,
     WeightsError,
 )
 from bayespatial.data.panel import Panel
@@ -30,6 +31,7 @@ __all__ = [
     "SamplerChoiceWarning",
     "SamplingWarning",
     "SpatialFit",
+    "StationarityWarning",
     "Weights",
     "WeightsError",
     "__version__",

@@ -31,3 +31,7 @@ class SamplingWarning(UserWarning):
 
 class SamplerChoiceWarning(UserWarning):
     """``sampler="auto"`` could not use the exact sampler and fell back to NUTS."""
+
+
+class StationarityWarning(UserWarning):
+    """Dynamic-model draws or values outside the stable region (long-run effects undefined)."""

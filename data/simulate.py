@@ -37,6 +37,27 @@ class Simulation(NamedTuple):
     """Parameters: beta, theta, rho, lam, tau, eta, sigma, mu (unit), alpha (time effects)."""
 
 
+def check_stationary(W: Weights, tau: float, rho: float, eta: float) -> None:
+    """Raise unless y_t = B y_{t-1} + ... with B = (I - rho W)^-1 (tau I + eta W) is stable.
+
+    The eigenvalues of B are (tau + eta w) / (1 - rho w) over the eigenvalues w
+    of W (Debarsy, Ertur & LeSage 2012); for W similar to a symmetric matrix the
+    largest modulus is at w_min or w_max, so both ends are checked. This is
+    written again here (data/ uses no JAX) as an independent check of
+    `bayespatial.engine.dynamic`.
+    """
+    w_min, w_max = W.extreme_eigenvalues()
+    moduli = [abs((tau + eta * w) / (1.0 - rho * w)) for w in (w_min, w_max)]
+    if max(moduli) >= 1.0:
+        raise WeightsError(
+            f"tau = {tau}, rho = {rho}, eta = {eta} give a non-stationary process on this W: "
+            f"the reduced-form spectral radius is {max(moduli):.3f} >= 1 (for a "
+            f"row-standardised W this needs tau + rho + eta < 1; here it is "
+            f"{tau + rho + eta:.3f}). Long-run effects do not exist; choose values inside "
+            "the stable region."
+        )
+
+
 def simulate(
     model: str,
     W: Weights,
@@ -94,6 +115,8 @@ def simulate(
     for name, val in (("rho", rho), ("lam", lam)):
         if val != 0.0:
             W.check_rho(val, name)
+    if uses["dyn"]:
+        check_stationary(W, tau, rho, eta)
     eye = sp.identity(n, format="csc")
     lu_rho = spla.splu((eye - rho * A).tocsc())
     lu_lam = spla.splu((eye - lam * A).tocsc())

@@ -16,8 +16,9 @@ FAMILIES = {
     "sdm": ("lag", True),
     "sem": ("error", False),
     "sdem": ("error", True),
+    "dsdm": ("lag", True),
 }
-"""Static model families: ``kind`` is "lag" (rho), "error" (lam) or "none"."""
+"""Model families: ``kind`` is "lag" (rho), "error" (lam) or "none"; dsdm is dynamic."""
 
 SAMPLERS = ("auto", "exact", "nuts")
 ERRORS = ("gaussian", "student_t")
@@ -56,6 +57,13 @@ class FitConfig:
     drop_initial: int = 0
     ci: float = 0.95
     progress: bool | None = None
+    eta: bool = True
+    stationarity: str = "enforce"
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the model has y_{t-1} (and W y_{t-1}) terms."""
+        return self.model == "dsdm"
 
     @property
     def kind(self) -> str:
@@ -77,10 +85,7 @@ class FitConfig:
     ) -> FitConfig:
         """Validate the user's arguments and fill in the documented defaults."""
         if model not in FAMILIES:
-            raise ModelError(
-                f"unknown model {model!r}; static models are {list(FAMILIES)} "
-                "(dynamic and DID models have their own issues in the tracker)."
-            )
+            raise ModelError(f"unknown model {model!r}; models are {list(FAMILIES)}.")
         if not isinstance(formula, str) or "~" not in formula:
             raise ModelError(f"formula must be a string 'y ~ x1 + x2', got {formula!r}.")
         if unit is None:
@@ -96,6 +101,9 @@ class FitConfig:
         _choice("sampler", options.get("sampler", "auto"), SAMPLERS)
         _choice("errors", options.get("errors", "gaussian"), ERRORS)
         _choice("logdet", options.get("logdet", "auto"), LOGDET)
+        _choice("stationarity", options.get("stationarity", "enforce"), ("enforce", "report"))
+        if model == "dsdm" and time is None:
+            raise ModelError("model 'dsdm' needs a panel: pass time= (the period column).")
         for name in ("chains", "draws", "warmup"):
             if name in options:
                 _positive_int(name, options[name])

@@ -39,6 +39,8 @@ class Design(NamedTuple):
     """Periods kept."""
     notes: tuple
     """What was done (intercept absorbed, periods dropped)."""
+    ylag: np.ndarray | None = None
+    """Outcome one period earlier in the same unit, (T, n), for dynamic models."""
 
 
 def _within_unit_lag(panel: Panel):
@@ -65,8 +67,12 @@ def build_design(
     durbin: bool | list | tuple = False,
     fe: str = "none",
     drop_initial: int = 0,
+    dynamic: bool = False,
 ) -> Design:
-    """Evaluate ``formula`` on the panel and build [y, X, W X].
+    """Evaluate ``formula`` on the panel and build [y, X, W X] (and y_{t-1} if ``dynamic``).
+
+    Dynamic models condition on the first period: at least one initial period
+    is dropped, and ``ylag`` holds the (transformed) outcome of the period before.
 
     Raises
     ------
@@ -91,6 +97,10 @@ def build_design(
         rhs = rhs.drop(columns="Intercept")
         notes.append(f"Intercept absorbed by the {fe} fixed effects")
     keep = np.ones(len(frame), dtype=bool)
+    if dynamic:
+        if panel.time is None:
+            raise PanelError("a dynamic model needs a panel with a time column.")
+        drop_initial = max(drop_initial, 1)
     if drop_initial:
         panel.require_periods(drop_initial + 1, f"drop_initial={drop_initial}")
         keep = frame[panel.time].isin(panel.periods[drop_initial:]).to_numpy()
@@ -133,7 +143,17 @@ def build_design(
     idx = [names.index(c) for c in lagged]
     WX = np.stack([(m @ X[t][:, idx]) for t in range(T)]) if idx else np.zeros((T, n, 0))
     _check_rank(np.concatenate([X, WX], axis=2), names + tuple(f"W_{c}" for c in lagged), fe)
-    return Design(y, X, names, WX, lagged, periods, tuple(notes))
+    ylag = None
+    if dynamic:
+        y_all = lhs.to_numpy(dtype=float).reshape(panel.T, n)
+        ylag = y_all[drop_initial - 1 : panel.T - 1]
+        if not np.all(np.isfinite(ylag)):
+            raise PanelError(
+                "the lagged outcome is missing or non-finite in a period the model uses; "
+                "drop more initial periods (drop_initial) or fix the outcome."
+            )
+        notes.append("conditioned on the first period (y_{t-1} from the period before)")
+    return Design(y, X, names, WX, lagged, periods, tuple(notes), ylag)
 
 
 def _check_rank(Z: np.ndarray, names: tuple, fe: str) -> None:

@@ -14,6 +14,7 @@ import time as clock
 import warnings
 from collections.abc import Sequence
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import numpyro
@@ -30,6 +31,7 @@ from bayespatial.data.wmatrix import Weights
 from bayespatial.engine import logdet as logdet_engine
 from bayespatial.engine.conjugate import NIGPrior, sample, sample_regression
 from bayespatial.engine.crossprod import cross_products
+from bayespatial.engine.dynamic import stationary
 from bayespatial.engine.effects import init_quadrature, quadrature_from_state
 from bayespatial.models import student
 from bayespatial.models.arviz_io import ess_rhat
@@ -40,6 +42,8 @@ from bayespatial.models.results import SpatialFit, assemble
 from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, zz
 from bayespatial.priors.spec import Priors, Uniform
 
+DYNAMIC_TERMS = ("y_lag", "W_y_lag")
+"""Coefficient names of y_{t-1} (tau) and W y_{t-1} (eta) inside the regression."""
 RHAT_MAX = 1.01
 ESS_MIN = 400
 
@@ -65,15 +69,18 @@ def fit(
     drop_initial: int = 0,
     ci: float = 0.95,
     progress: bool | None = None,
+    eta: bool = True,
+    stationarity: str = "enforce",
 ) -> SpatialFit:
-    """Fit a static spatial model and return its posterior.
+    """Fit a spatial model and return its posterior.
 
     Parameters
     ----------
-    model : {"ols", "slx", "sar", "sem", "sdm", "sdem"}
+    model : {"ols", "slx", "sar", "sem", "sdm", "sdem", "dsdm"}
         SAR: y = rho W y + X beta + e; SEM: y = X beta + u, u = lam W u + e;
         SDM/SDEM/SLX add W X theta for the ``durbin`` terms (LeSage & Pace
-        2009, ch. 2; Elhorst 2014, ch. 2).
+        2009, ch. 2; Elhorst 2014, ch. 2). DSDM adds tau y_{t-1} and
+        eta W y_{t-1}, conditioning on the first period (Elhorst 2014, ch. 4).
     formula : str
         formulaic formula, e.g. ``"y ~ x1 + I(x1**2) + np.log(x2) + lag(x1, 1)"``.
     data : pandas.DataFrame
@@ -105,6 +112,11 @@ def fit(
         Default credible mass of the intervals in tables.
     progress : bool, optional
         Progress bar for NUTS; None shows it when stderr is a terminal.
+    eta : bool
+        dsdm only: include W y_{t-1} (False gives the dynamic SAR/SDM without it).
+    stationarity : {"enforce", "report"}
+        dsdm only: restrict the prior to the stable region
+        (`bayespatial.engine.dynamic`), or only report its posterior probability.
 
     Raises
     ------
@@ -130,6 +142,8 @@ def fit(
         drop_initial=drop_initial,
         ci=ci,
         progress=progress,
+        eta=eta,
+        stationarity=stationarity,
     )
     return run(config, data, W)
 
@@ -157,9 +171,17 @@ def prepare(config: FitConfig, data: pd.DataFrame, W):
         durbin=config.durbin,
         fe=config.fe,
         drop_initial=config.drop_initial,
+        dynamic=config.dynamic,
     )
     names = design.names + tuple(f"W_{c}" for c in design.lagged)
     Z = np.concatenate([design.X, design.WX], axis=2)
+    if config.dynamic:
+        extra = [design.ylag[..., None]]
+        names = (*names, DYNAMIC_TERMS[0])
+        if config.eta:
+            extra.append((W.sparse @ design.ylag.T).T[..., None])
+            names = (*names, DYNAMIC_TERMS[1])
+        Z = np.concatenate([Z, *extra], axis=2)
     return W, notes, panel, design, names, cross_products(design.y, Z, W, config.fe)
 
 
@@ -176,12 +198,19 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
         state = logdet_engine.init(W, config.logdet)
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     sampler, reason = choose_sampler(config)
+    stable = None
+    if config.dynamic:
+        w_min, w_max = W.extreme_eigenvalues()
+        stable = StabilityCheck(names.index("y_lag"), _index(names, "W_y_lag"), w_min, w_max)
     prepared = clock.perf_counter()
     if sampler == "exact":
-        draws, stats = _run_exact(config, design, cp, coef, state, interval)
+        draws, stats, extra = _run_exact(config, design, cp, coef, state, interval, stable)
     else:
-        draws, stats = _run_nuts(config, design, W, cp, coef, state, interval)
+        draws, stats, extra = _run_nuts(config, design, W, cp, coef, state, interval, stable)
     sampled = clock.perf_counter()
+    if config.dynamic:
+        draws = _split_dynamic(draws, stable)
+        extra = {**extra, "w_min": float(stable.w_min), "w_max": float(stable.w_max)}
     quadrature = None
     if kind == "lag":
         quadrature = (
@@ -209,7 +238,41 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
         sampler_reason=reason,
         notes=(*notes, *panel.notes, *design.notes),
         timings=timings,
+        extra_attrs=extra,
     )
+
+
+class StabilityCheck(NamedTuple):
+    """Where tau and eta sit among the coefficients, and W's spectrum interval."""
+
+    tau: int
+    """Column of y_{t-1}."""
+    eta: int | None
+    """Column of W y_{t-1} (None when the model has no eta)."""
+    w_min: float
+    """Smallest eigenvalue of W."""
+    w_max: float
+    """Largest eigenvalue of W (1 when row-standardised)."""
+
+    def __call__(self, coef, rho, xp=np):
+        """Whether each draw is stable (`bayespatial.engine.dynamic.stationary`)."""
+        eta = 0.0 if self.eta is None else coef[..., self.eta]
+        return stationary(coef[..., self.tau], rho, eta, self.w_min, self.w_max, xp)
+
+
+def _index(names, name):
+    return names.index(name) if name in names else None
+
+
+def _split_dynamic(draws: dict, stable: StabilityCheck) -> dict:
+    """Move tau and eta out of the coefficient draws into their own variables."""
+    coef = draws["coef"]
+    out = dict(draws)
+    out["tau"] = coef[..., stable.tau]
+    if stable.eta is not None:
+        out["eta"] = coef[..., stable.eta]
+    out["coef"] = coef[..., : stable.tau]
+    return out
 
 
 def choose_sampler(config: FitConfig) -> tuple[str, str]:
@@ -239,45 +302,91 @@ def choose_sampler(config: FitConfig) -> tuple[str, str]:
     return "exact", "Gaussian errors with the conjugate prior: independent draws"
 
 
-def _run_exact(config, design, cp, coef, state, interval):
+def _run_exact(config, design, cp, coef, state, interval, stable=None):
+    """Exact draws; for dsdm, non-stationary draws are rejected when stationarity is enforced.
+
+    Rejection is exact: the posterior under the prior restricted to the stable
+    region is the unrestricted posterior restricted to it. The acceptance rate
+    estimates the posterior probability of the stable region (reported).
+    """
+    total = config.chains * config.draws
+    rng = np.random.default_rng(config.seed)
+    if stable is None:
+        out = _exact_batch(config, design, cp, coef, state, interval, total, rng)
+        return _shape_exact(config, out), {}, {}
+    kept, tried, accepted = [], 0, 0
+    batch = total
+    while accepted < total:
+        out = _exact_batch(config, design, cp, coef, state, interval, batch, rng)
+        ok = np.asarray(stable(out.beta, out.spatial))
+        tried, accepted = tried + batch, accepted + int(ok.sum())
+        if config.stationarity == "report":
+            return (
+                _shape_exact(config, out),
+                {},
+                {"p_stationary": float(ok.mean()), "p_stationary_draws": batch},
+            )
+        kept.append(out._replace(spatial=out.spatial[ok], sigma=out.sigma[ok], beta=out.beta[ok]))
+        if accepted == 0 and tried >= 20 * total:
+            raise ModelError(
+                f"none of {tried} posterior draws is stationary (tau, rho, eta inside the "
+                "stable region): the data point to an explosive or unit-root process. Use "
+                "stationarity='report' to see the unrestricted posterior, or difference y."
+            )
+        rate = max(accepted / tried, 1.0 / tried)
+        batch = int(min(50 * total, (total - accepted) / rate * 1.2 + 100))
+    first = kept[0]
+    out = first._replace(
+        spatial=np.concatenate([k.spatial for k in kept])[:total],
+        sigma=np.concatenate([k.sigma for k in kept])[:total],
+        beta=np.concatenate([k.beta for k in kept])[:total],
+    )
+    extra = {"p_stationary": accepted / tried, "p_stationary_draws": tried}
+    return _shape_exact(config, out), {}, extra
+
+
+def _shape_exact(config, out) -> dict:
+    shape = (config.chains, config.draws)
+    draws = {"coef": out.beta.reshape(*shape, -1), "sigma": out.sigma.reshape(shape)}
+    if config.kind != "none":
+        draws[_spatial_name(config.kind)] = out.spatial.reshape(shape)
+    return draws
+
+
+def _exact_batch(config, design, cp, coef, state, interval, total, rng):
+    """``total`` independent draws from the unrestricted conjugate posterior."""
     nig = NIGPrior(
         coef.nig_mean,
         coef.nig_precision,
         *sigma2_prior(config, cp, design),
         int(coef.flat_mask.sum()),
     )
-    rng = np.random.default_rng(config.seed)
-    total = config.chains * config.draws
     if config.kind == "none":
-        out = sample_regression(cp, nig, total, rng)
-    else:
-        bounds = config.priors.spatial
-        out = sample(
-            cp,
-            nig,
-            interval,
-            lambda r: np.asarray(logdet_engine.apply(state, r)),
-            lambda r: bounds.log_density(r, interval),
-            total,
-            rng,
-            kind=config.kind,
-        )
-    shape = (config.chains, config.draws)
-    draws = {"coef": out.beta.reshape(*shape, -1), "sigma": out.sigma.reshape(shape)}
-    if config.kind != "none":
-        draws[_spatial_name(config.kind)] = out.spatial.reshape(shape)
-    return draws, {}
+        return sample_regression(cp, nig, total, rng)
+    spatial = config.priors.spatial
+    return sample(
+        cp,
+        nig,
+        interval,
+        lambda r: np.asarray(logdet_engine.apply(state, r)),
+        lambda r: spatial.log_density(r, interval),
+        total,
+        rng,
+        kind=config.kind,
+    )
 
 
 def _spatial_name(kind: str) -> str:
     return {"lag": "rho", "error": "lam"}[kind]
 
 
-def _run_nuts(config, design, W, cp, coef, state, interval):
+def _run_nuts(config, design, W, cp, coef, state, interval, stable=None):
     """NUTS on the Gaussian (sufficient statistics) or Student-t (streaming) model."""
     model, extra = gaussian_model, ()
     if config.errors == "student_t":
         model, extra = student.student_model, (student.transformed_rows(design, W, config.fe),)
+    enforce = stable is not None and config.stationarity == "enforce"
+    constraint = stable if enforce else None
     spatial = (
         None if config.kind == "none" else spatial_distribution(config.priors.spatial, interval)
     )
@@ -293,11 +402,19 @@ def _run_nuts(config, design, W, cp, coef, state, interval):
             ld,
             config.kind,
             *extra,
+            constraint,
         )
     names = ["coef", "sigma", "nu"]
     if config.kind != "none":
         names.append(_spatial_name(config.kind))
-    return {k: samples[k] for k in names if k in samples}, stats
+    draws = {k: samples[k] for k in names if k in samples}
+    extra_attrs = {}
+    if stable is not None and not enforce:
+        ok = np.asarray(stable(draws["coef"], draws["rho"]))
+        extra_attrs = {"p_stationary": float(ok.mean()), "p_stationary_draws": ok.size}
+    elif enforce:
+        extra_attrs = {"p_stationary": "not estimated (NUTS with the constraint)"}
+    return draws, stats, extra_attrs
 
 
 def _warn_diagnostics(draws: dict, stats: dict) -> None:

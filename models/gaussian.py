@@ -61,6 +61,7 @@ def gaussian_model(
     spatial_prior: dist.Distribution | None,
     logdet: Callable | None,
     kind: str = "lag",
+    constraint: Callable | None = None,
 ) -> None:
     """Gaussian OLS/SLX (``kind="none"``), lag (rho) or error (lam) model.
 
@@ -76,15 +77,18 @@ def gaussian_model(
         Prior of rho/lam on its interval (None for ``kind="none"``).
     logdet : callable or None
         r -> log|I - r W| (jnp).
+    constraint : callable, optional
+        (beta, r) -> bool; the prior is restricted to where it holds (dsdm
+        stationarity). NUTS treats the boundary as a wall (divergences there).
     """
     r, ld, sigma2, beta, log_jac = spatial_regression_block(
-        cp, coef, sigma2_prior, spatial_prior, logdet, kind
+        cp, coef, sigma2_prior, spatial_prior, logdet, kind, constraint
     )
     loglik = gaussian_loglik(cp, r, beta, sigma2, ld, "lag" if kind == "none" else kind, jnp)
     numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, coef) + log_jac)
 
 
-def spatial_regression_block(cp, coef, sigma2_prior, spatial_prior, logdet, kind):
+def spatial_regression_block(cp, coef, sigma2_prior, spatial_prior, logdet, kind, constraint=None):
     """Sample r, sigma^2 and the whitened coefficients; return (r, logdet, sigma2, beta, log_jac).
 
     beta = m(r) + sigma L(r)^-T z as in the module docstring; ``log_jac`` is the
@@ -105,4 +109,6 @@ def spatial_regression_block(cp, coef, sigma2_prior, spatial_prior, logdet, kind
     beta = mean + jnp.sqrt(sigma2) * jsl.solve_triangular(chol.T, z, lower=False)
     numpyro.deterministic("coef", beta)
     log_jac = 0.5 * cp.p * jnp.log(sigma2) - jnp.sum(jnp.log(jnp.diag(chol)))
+    if constraint is not None:
+        numpyro.factor("constraint", jnp.where(constraint(beta, r, jnp), 0.0, -jnp.inf))
     return r, ld, sigma2, beta, log_jac

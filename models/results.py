@@ -9,13 +9,16 @@ the same tables: the spectral quadrature the effects need is stored in
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
 
-from bayespatial.engine.effects import Quadrature, apply_effects
+from bayespatial.data.errors import StationarityWarning
+from bayespatial.engine.dynamic import stationary
+from bayespatial.engine.effects import Quadrature, apply_effects, apply_long_run
 from bayespatial.models.arviz_io import ess_rhat, identical, read_netcdf, to_idata, write_netcdf
 
 SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
@@ -51,6 +54,7 @@ def assemble(
     sampler_reason: str,
     notes: tuple,
     timings: dict,
+    extra_attrs: dict | None = None,
 ) -> SpatialFit:
     """Build the `SpatialFit` of one run (posterior on the user's scale, with names)."""
     terms = list(design.names)
@@ -112,7 +116,10 @@ def assemble(
         "priors": repr(config.priors),
         "versions": _versions(),
         **{k: round(v, 3) for k, v in timings.items()},
+        **(extra_attrs or {}),
     }
+    if config.dynamic:
+        attrs.update({"eta_term": int(config.eta), "stationarity": config.stationarity})
     if stats:
         attrs["leapfrog_per_draw"] = float(np.mean(stats["n_steps"]))
     idata = to_idata(
@@ -213,16 +220,23 @@ class SpatialFit:
             )
         return pd.DataFrame(rows)
 
-    def effect_draws(self) -> dict:
+    def effect_draws(self, horizon: str = "short") -> dict:
         """Draws of the direct, indirect and total effects: name -> (draws, terms) frames.
 
-        Lag models (SAR, SDM): LeSage-Pace averages of (I - rho W)^-1 (beta_k I
-        + theta_k W) from the stored spectral quadrature. Models without a
-        spatial multiplier (OLS, SLX, SEM, SDEM): direct = beta_k,
-        indirect = theta_k, total = beta_k + theta_k (LeSage & Pace 2009,
-        sec. 2.7). The intercept has no effect and is left out.
+        Lag models (SAR, SDM, DSDM short run): LeSage-Pace averages of
+        (I - rho W)^-1 (beta_k I + theta_k W) from the stored spectral
+        quadrature. DSDM long run (``horizon="long"``): ((1 - tau) I - (rho +
+        eta) W)^-1 (beta_k I + theta_k W) (Elhorst 2014, sec. 4.3; Debarsy,
+        Ertur & LeSage 2012); draws outside the stable region are NaN there.
+        Models without a spatial multiplier (OLS, SLX, SEM, SDEM): direct =
+        beta_k, indirect = theta_k, total = beta_k + theta_k (LeSage & Pace
+        2009, sec. 2.7). The intercept has no effect and is left out.
         """
         post = self.idata.posterior
+        if horizon not in ("short", "long"):
+            raise ValueError(f"horizon must be 'short' or 'long', not {horizon!r}.")
+        if horizon == "long" and "tau" not in post:
+            raise ValueError("long-run effects need a dynamic model (dsdm).")
         terms = [str(t) for t in post["term"].values]
         keep = [j for j, t in enumerate(terms) if t != "Intercept"]
         beta = self.draws("beta")[:, keep]
@@ -233,31 +247,68 @@ class SpatialFit:
                 cd["spectrum_re"].values + 1j * cd["spectrum_im"].values,
                 cd["spectrum_weight"].values,
             )
-            eff = apply_effects(q, self.draws("rho"), beta, theta)
+            rho = self.draws("rho")
+            if horizon == "short":
+                eff = apply_effects(q, rho, beta, theta)
+            else:
+                tau = self.draws("tau")
+                eta = self.draws("eta") if "eta" in post else np.zeros_like(tau)
+                eff = apply_long_run(q, rho, tau, eta, beta, theta)
             out = {k: np.asarray(getattr(eff, k)) for k in ("direct", "indirect", "total")}
+            if horizon == "long":
+                bad = ~self.stationary_draws()
+                for k in out:
+                    out[k] = np.where(bad[:, None], np.nan, out[k])
         else:
             out = {"direct": beta, "indirect": theta, "total": beta + theta}
         names = [terms[j] for j in keep]
         return {k: pd.DataFrame(v, columns=names) for k, v in out.items()}
 
+    def stationary_draws(self) -> np.ndarray:
+        """Per draw, whether (tau, rho, eta) is in the stable region (dsdm only)."""
+        a = self.attrs
+        tau = self.draws("tau")
+        eta = self.draws("eta") if "eta" in self.idata.posterior else np.zeros_like(tau)
+        return stationary(tau, self.draws("rho"), eta, a["w_min"], a["w_max"])
+
     def effects(self, ci: float | None = None) -> pd.DataFrame:
-        """Tidy table: term, effect in {direct, indirect, total}, mean, sd, lower, upper."""
+        """Tidy table: term, effect in {direct, indirect, total}, mean, sd, lower, upper.
+
+        Dynamic fits add ``horizon`` in {short, long}; long-run summaries use the
+        stationary draws only (a `StationarityWarning` says how many were left out).
+        """
         ci = self.attrs["ci"] if ci is None else ci
+        horizons = ("short", "long") if "tau" in self.idata.posterior else ("short",)
         rows = []
-        frames = self.effect_draws()
-        for term in frames["direct"].columns:
-            for effect, frame in frames.items():
-                v = frame[term].to_numpy()
-                lo, hi = _interval(v, ci)
-                rows.append(
-                    {
-                        "term": term,
-                        "effect": effect,
-                        "mean": float(v.mean()),
-                        "sd": float(v.std(ddof=1)),
-                        "lower": lo,
-                        "upper": hi,
-                    }
+        for horizon in horizons:
+            frames = self.effect_draws(horizon)
+            for term in frames["direct"].columns:
+                for effect, frame in frames.items():
+                    v = frame[term].to_numpy()
+                    v = v[np.isfinite(v)]
+                    if v.size == 0:
+                        continue
+                    lo, hi = _interval(v, ci)
+                    row = {"term": term, "effect": effect}
+                    if len(horizons) > 1:
+                        row["horizon"] = horizon
+                    row.update(
+                        {
+                            "mean": float(v.mean()),
+                            "sd": float(v.std(ddof=1)),
+                            "lower": lo,
+                            "upper": hi,
+                        }
+                    )
+                    rows.append(row)
+        if len(horizons) > 1:
+            dropped = int((~self.stationary_draws()).sum())
+            if dropped:
+                warnings.warn(
+                    f"{dropped} of {self.draws('tau').size} draws lie outside the stable region; "
+                    "long-run effects use the stationary draws only.",
+                    StationarityWarning,
+                    stacklevel=2,
                 )
         return pd.DataFrame(rows)
 

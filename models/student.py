@@ -37,6 +37,7 @@ def student_model(
     logdet: Callable | None,
     kind: str,
     cols: jnp.ndarray,
+    constraint: Callable | None = None,
 ) -> None:
     """Student-t OLS/SLX (``kind="none"``), lag or error model on transformed rows ``cols``.
 
@@ -44,7 +45,7 @@ def student_model(
     `bayespatial.engine.streaming.transform_columns`.
     """
     r, ld, sigma2, beta, log_jac = spatial_regression_block(
-        cp, coef, sigma2_prior, spatial_prior, logdet, kind
+        cp, coef, sigma2_prior, spatial_prior, logdet, kind, constraint
     )
     nu = numpyro.sample("nu", dist.Gamma(*NU_PRIOR))
     loglik = streaming.loglik(

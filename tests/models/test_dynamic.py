@@ -1,0 +1,144 @@
+"""Dynamic spatial Durbin model: stability region, rejection, long-run effects, round trip."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import bayespatial as bsp
+from bayespatial.data import weights
+from bayespatial.data.simulate import simulate
+from bayespatial.engine.dynamic import spectral_radius, stationary
+
+
+@pytest.fixture(scope="module")
+def W():
+    return weights.lattice(8, 7).row_standardize()
+
+
+def test_stability_region_matches_dense_spectral_radius(W):
+    """max |eig((I - rho W)^-1 (tau I + eta W))| equals the two-ends formula (1e-10)."""
+    rng = np.random.default_rng(0)
+    Wd = W.sparse.toarray()
+    w_min, w_max = W.extreme_eigenvalues()
+    eye = np.eye(W.n)
+    for _ in range(30):
+        tau, rho, eta = rng.uniform(-0.9, 0.9), rng.uniform(-0.8, 0.8), rng.uniform(-0.9, 0.9)
+        B = np.linalg.solve(eye - rho * Wd, tau * eye + eta * Wd)
+        dense = np.abs(np.linalg.eigvals(B)).max()
+        assert spectral_radius(tau, rho, eta, w_min, w_max) == pytest.approx(dense, rel=1e-10)
+        assert stationary(tau, rho, eta, w_min, w_max) == (dense < 1)
+
+
+def test_simulator_refuses_the_study_values(W):
+    """tau = 0.708, rho = 0.180, eta = 0.265 (the seed study) are not stationary."""
+    with pytest.raises(bsp.WeightsError, match=r"tau \+ rho \+ eta < 1"):
+        simulate("dsdm", W, T=10, tau=0.708, rho=0.180, eta=0.265)
+
+
+@pytest.fixture(scope="module")
+def dsdm(W):
+    sim = simulate(
+        "dsdm",
+        W,
+        T=15,
+        beta=[1.0, -0.5],
+        theta=[0.3, 0.2],
+        tau=0.4,
+        rho=0.2,
+        eta=0.1,
+        fe="twoway",
+        seed=5,
+    )
+    fit = bsp.fit(
+        "dsdm", "y ~ x1 + x2", sim.frame, W, unit="unit", time="time", fe="twoway", draws=500
+    )
+    return sim, fit
+
+
+def test_dsdm_records_dynamic_parameters(dsdm, W):
+    _, fit = dsdm
+    post = fit.idata.posterior
+    assert {"tau", "eta", "rho", "beta", "theta"} <= set(post.data_vars)
+    assert fit.attrs["nobs"] == (W.n - 1) * (14 - 1)  # first period conditioned on
+    assert 0 < fit.attrs["p_stationary"] <= 1
+    assert fit.stationary_draws().all()
+    table = fit.effects()
+    assert set(table["horizon"]) == {"short", "long"}
+
+
+def test_long_run_effects_match_dense_inverse(dsdm, W):
+    _, fit = dsdm
+    long = fit.effect_draws("long")
+    short = fit.effect_draws("short")
+    rho, tau, eta = fit.draws("rho"), fit.draws("tau"), fit.draws("eta")
+    beta, theta = fit.draws("beta"), fit.draws("theta")
+    Wd, eye = W.sparse.toarray(), np.eye(W.n)
+    for i in range(0, rho.size, 173):
+        lr = np.linalg.inv((1 - tau[i]) * eye - (rho[i] + eta[i]) * Wd)
+        sr = np.linalg.inv(eye - rho[i] * Wd)
+        for k, term in enumerate(["x1", "x2"]):
+            for inv, got in ((lr, long), (sr, short)):
+                S = inv @ (beta[i, k] * eye + theta[i, k] * Wd)
+                assert got["direct"][term][i] == pytest.approx(np.trace(S) / W.n, rel=1e-8)
+                assert got["total"][term][i] == pytest.approx(S.sum() / W.n, rel=1e-8)
+
+
+def test_rejection_near_the_boundary(W):
+    """Near a unit root (tau + rho + eta = 0.99): enforce keeps stable draws only; report
+    gives P(stable | y) under the unrestricted posterior (here about 0.3)."""
+    sim = simulate(
+        "dsdm",
+        W,
+        T=12,
+        beta=[1.0, -0.5],
+        theta=[0.0, 0.0],
+        tau=0.7,
+        rho=0.2,
+        eta=0.09,
+        fe="none",
+        seed=0,
+    )
+    args = ("dsdm", "y ~ x1 + x2", sim.frame, W)
+    kw = {"unit": "unit", "time": "time", "fe": "none", "draws": 400, "seed": 2}
+    enforced = bsp.fit(*args, **kw)
+    reported = bsp.fit(*args, stationarity="report", **kw)
+    assert enforced.stationary_draws().all()
+    p = reported.attrs["p_stationary"]
+    assert p == pytest.approx(reported.stationary_draws().mean())
+    # same posterior before restriction: the acceptance rate estimates the same probability
+    se = np.sqrt(p * (1 - p) / 1600) + np.sqrt(p * (1 - p) / enforced.attrs["p_stationary_draws"])
+    assert abs(enforced.attrs["p_stationary"] - p) < 4 * se + 1e-9
+    assert 0.05 < p < 0.95
+    assert enforced.attrs["p_stationary_draws"] > 1600  # rejection drew more
+    with pytest.warns(bsp.StationarityWarning, match="outside the stable region"):
+        reported.effects()
+
+
+def test_dsdm_round_trip(dsdm, tmp_path):
+    _, fit = dsdm
+    back = bsp.load(fit.to_netcdf(tmp_path / "dsdm.nc"))
+    assert back == fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert back.effects().equals(fit.effects())
+
+
+def test_nuts_with_the_stability_constraint_matches_exact(dsdm, W, quantiles_agree):
+    sim, exact = dsdm
+    nuts = bsp.fit(
+        "dsdm",
+        "y ~ x1 + x2",
+        sim.frame,
+        W,
+        unit="unit",
+        time="time",
+        fe="twoway",
+        sampler="nuts",
+        chains=2,
+        draws=1000,
+        seed=1,
+    )
+    assert nuts.stationary_draws().all()
+    for name in ("rho", "tau", "eta", "sigma"):
+        quantiles_agree(nuts.idata.posterior[name].values, exact.draws(name), name)
