@@ -46,3 +46,49 @@ def effects_forest(effects: pd.DataFrame, title: str = "Effects with credible in
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def turning_point_plot(fit, x: str, quadratic: str | None = None, basis: str = "coef"):
+    """Posterior of the turning point over the histogram of x, with the share past it.
+
+    ``basis`` is "coef", "direct" or "total" (short run); the posterior is
+    shown as a histogram of the draws inside the plotted range, the median as a
+    line, the 95% interval shaded.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayespatial.engine.turning import turning_points
+
+    lin, quad = fit.quadratic_terms(x, quadratic)
+    terms = [str(t) for t in fit.idata.posterior["term"].values]
+    xs = fit.idata.constant_data["X"].values[..., terms.index(lin)].ravel()
+    if basis == "coef":
+        beta = fit.draws("beta")
+        b1, b2 = beta[:, terms.index(lin)], beta[:, terms.index(quad)]
+    else:
+        frame = fit.effect_draws("short")[basis]
+        b1, b2 = frame[lin].to_numpy(), frame[quad].to_numpy()
+    tp = turning_points(b1, b2)
+    med = float(np.median(tp))
+    lo, hi = np.quantile(tp, [0.025, 0.975], method="inverted_cdf")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(xs, bins=40, color="0.8", label=f"observed {lin}")
+    ax.set_xlabel(lin)
+    ax.set_ylabel("observations")
+    ax2 = ax.twinx()
+    span = (xs.min() - 0.5 * np.ptp(xs), xs.max() + 0.5 * np.ptp(xs))
+    inside = tp[(tp > span[0]) & (tp < span[1])]
+    ax2.hist(inside, bins=60, density=True, alpha=0.5, color="C0", label="turning point")
+    ax2.set_ylabel("posterior density")
+    ax.axvspan(max(lo, span[0]), min(hi, span[1]), color="C0", alpha=0.12)
+    ax.axvline(med, color="C0", lw=2)
+    past = float(np.mean(xs > med))
+    ax.set_title(
+        f"turning point ({basis} basis): median {med:.3g}, 95% [{lo:.3g}, {hi:.3g}]; "
+        f"{100 * past:.0f}% of observations past it",
+        fontsize=9,
+    )
+    return fig

@@ -19,6 +19,7 @@ import pandas as pd
 from bayespatial.data.errors import StationarityWarning
 from bayespatial.engine.dynamic import stationary
 from bayespatial.engine.effects import Quadrature, apply_effects, apply_long_run
+from bayespatial.engine.turning import summarise
 from bayespatial.models.arviz_io import ess_rhat, identical, read_netcdf, to_idata, write_netcdf
 
 SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
@@ -311,6 +312,70 @@ class SpatialFit:
                     stacklevel=2,
                 )
         return pd.DataFrame(rows)
+
+    def quadratic_terms(self, x: str, quadratic: str | None = None) -> tuple[str, str]:
+        """Names of the linear and quadratic terms of ``x`` (e.g. ``x`` and ``I(x ** 2)``)."""
+        terms = [str(t) for t in self.idata.posterior["term"].values]
+        if x not in terms:
+            raise ValueError(f"term {x!r} is not in the model; terms are {terms}.")
+        if quadratic is None:
+            spaced = {f"I({x} ** 2)", f"I({x}**2)", f"np.power({x}, 2)", f"{x}_sq", f"{x}2"}
+            found = [t for t in terms if t.replace(" ", "") in {c.replace(" ", "") for c in spaced}]
+            if not found:
+                raise ValueError(
+                    f"no quadratic term of {x!r} found (looked for I({x} ** 2)); add it to the "
+                    "formula or name it with quadratic=."
+                )
+            quadratic = found[0]
+        elif quadratic not in terms:
+            raise ValueError(f"term {quadratic!r} is not in the model; terms are {terms}.")
+        return x, quadratic
+
+    def turning_point(
+        self, x: str, quadratic: str | None = None, ci: float | None = None
+    ) -> pd.DataFrame:
+        """Turning point of an inverted U (or U) in ``x``, one row per basis.
+
+        Bases: ``coef`` (b1, b2), and the ``direct`` and ``total`` effects of x
+        and x^2 (short and long run for dsdm, column ``horizon``); see
+        `bayespatial.engine.turning`. The observed range of x is taken from the
+        data the model was fitted on. Columns: basis, [horizon], shape, median,
+        lower, upper, p_concave, p_in_range, p_lind_mehlum, x_min, x_max.
+        """
+        ci = self.attrs["ci"] if ci is None else ci
+        lin, quad = self.quadratic_terms(x, quadratic)
+        terms = [str(t) for t in self.idata.posterior["term"].values]
+        xs = self.idata.constant_data["X"].values[..., terms.index(lin)]
+        x_min, x_max = float(xs.min()), float(xs.max())
+        beta = self.draws("beta")
+        rows = [
+            {
+                "basis": "coef",
+                **summarise(
+                    beta[:, terms.index(lin)], beta[:, terms.index(quad)], x_min, x_max, ci
+                ),
+            }
+        ]
+        dynamic = "tau" in self.idata.posterior
+        for horizon in ("short", "long") if dynamic else ("short",):
+            frames = self.effect_draws(horizon)
+            for basis in ("direct", "total"):
+                f = frames[basis]
+                ok = np.isfinite(f[lin].to_numpy()) & np.isfinite(f[quad].to_numpy())
+                row = {"basis": basis}
+                if dynamic:
+                    row["horizon"] = horizon
+                row.update(
+                    summarise(f[lin].to_numpy()[ok], f[quad].to_numpy()[ok], x_min, x_max, ci)
+                )
+                rows.append(row)
+        table = pd.DataFrame(rows)
+        if dynamic:
+            table["horizon"] = table["horizon"].fillna("both")
+            table = table[
+                ["basis", "horizon", *[c for c in table if c not in ("basis", "horizon")]]
+            ]
+        return table
 
     def to_netcdf(self, path) -> object:
         """Write the fit to ``path`` atomically; `load` gives back an equal fit."""

@@ -1,0 +1,83 @@
+"""Turning points: an SDM with an inverted U in x and known truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+import bayespatial as bsp
+from bayespatial.data import weights
+from bayespatial.engine.turning import summarise, turning_points
+
+B1, B2, TH1, TH2, RHO = 2.0, -0.5, 0.4, -0.1, 0.3  # coef-basis turning point at x = 2
+
+
+@pytest.fixture(scope="module")
+def fit():
+    W = weights.lattice(14, 14).row_standardize()
+    rng = np.random.default_rng(3)
+    T, n = 6, W.n
+    A = spla.splu(sp.csc_matrix(sp.identity(n) - RHO * W.sparse))
+    rows = []
+    for t in range(T):
+        x = rng.uniform(0, 4, n)
+        mean = B1 * x + B2 * x**2 + W.sparse @ (TH1 * x + TH2 * x**2)
+        y = A.solve(mean + 0.5 * rng.standard_normal(n))
+        rows.append(pd.DataFrame({"unit": W.ids, "time": t, "y": y, "x": x}))
+    df = pd.concat(rows, ignore_index=True)
+    return bsp.fit("sdm", "y ~ x + I(x ** 2)", df, W, unit="unit", time="time", fe="twoway")
+
+
+def test_turning_point_recovers_truth(fit):
+    table = fit.turning_point("x").set_index("basis")
+    coef = table.loc["coef"]
+    assert coef["shape"] == "inverted-U"
+    assert coef["lower"] < 2.0 < coef["upper"]
+    assert coef["p_concave"] == 1.0
+    assert coef["p_lind_mehlum"] > 0.99
+    assert 0 < coef["x_min"] < 0.1
+    assert 3.9 < coef["x_max"] < 4
+    # total-effect basis: -(B1 + TH1) / (2 (B2 + TH2)) = 2.0 as well; direct basis differs
+    assert table.loc["total", "lower"] < 2.0 < table.loc["total", "upper"]
+
+
+def test_turning_point_bases_use_the_effect_draws(fit):
+    table = fit.turning_point("x", ci=0.9).set_index("basis")
+    eff = fit.effect_draws()["direct"]
+    tp = -eff["x"] / (2 * eff["I(x ** 2)"])
+    assert table.loc["direct", "median"] == pytest.approx(
+        np.quantile(tp, 0.5, method="inverted_cdf")
+    )
+    assert table.loc["direct", "lower"] == pytest.approx(
+        np.quantile(tp, 0.05, method="inverted_cdf")
+    )
+
+
+def test_heavy_tails_and_zero_curvature_do_not_break_the_summary():
+    rng = np.random.default_rng(0)
+    b2 = rng.normal(0.0, 1.0, 4001)
+    b2[0] = 0.0
+    b1 = rng.normal(1.0, 1.0, 4001)
+    tp = turning_points(b1, b2)
+    assert np.isinf(tp[0])
+    out = summarise(b1, b2, -1.0, 1.0)
+    assert np.isfinite(out["median"])
+    assert np.isfinite(out["lower"])
+    assert np.isfinite(out["upper"])
+    assert 0.4 < out["p_concave"] < 0.6
+
+
+def test_unknown_terms_raise(fit):
+    with pytest.raises(ValueError, match="no quadratic term"):
+        fit.turning_point("I(x ** 2)")
+    with pytest.raises(ValueError, match="not in the model"):
+        fit.turning_point("z")
+
+
+def test_plot(fit, tmp_path):
+    from bayespatial.models.plots import turning_point_plot
+
+    fig = turning_point_plot(fit, "x")
+    fig.savefig(tmp_path / "tp.png")
+    assert (tmp_path / "tp.png").stat().st_size > 1000
