@@ -78,3 +78,16 @@ def load_nat() -> Dataset:
         W = from_libpysal(_read_gal(str(path)))
     W = Weights.from_sparse(W.sparse, [int(i) for i in W.ids])
     return Dataset(frame, W, "fips", "year", "US county homicides (PySAL NAT), 3,085 x 4")
+
+
+def load_northeast_cities() -> pd.DataFrame:
+    """The 34 prefecture-level cities of Liaoning, Jilin and Heilongjiang (lat/lon, degrees).
+
+    The design of the dynamic-SDM co-agglomeration study in shared/seeds
+    (Yanbian and Greater Khingan excluded). Coordinates are approximate city
+    centres (public geographic facts, two decimals), enough for distance-based
+    weights; see data/NORTHEAST_README.md.
+    """
+    pkg = resources.files("bayespatial.data")
+    with resources.as_file(pkg / "northeast_cities.csv") as path:
+        return pd.read_csv(path)

@@ -1,6 +1,10 @@
 """Runnable studies, one module each with ``main(args)``; listed by `REGISTRY`."""
 
 REGISTRY = {
+    "nickell_bias": (
+        "bayespatial.experiments.nickell_bias",
+        "Nickell bias of the dynamic SDM on the 34-city design, with and without the jackknife",
+    ),
     "us_counties": (
         "bayespatial.experiments.us_counties",
         "NAT US county homicide panel: SAR, SEM, SDM with two-way FE; coefficients, effects",

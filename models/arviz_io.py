@@ -97,3 +97,19 @@ def identical(a: az.InferenceData, b: az.InferenceData) -> bool:
     if sorted(a.groups()) != sorted(b.groups()):
         return False
     return all(a[g].identical(b[g]) for g in a.groups())
+
+
+def shift_posterior(idata: az.InferenceData, shifts: dict, attrs: dict) -> az.InferenceData:
+    """A copy of ``idata`` whose posterior variables are moved by ``shifts`` (name -> array).
+
+    Each shift broadcasts over (chain, draw); ``attrs`` are added to every group.
+    """
+    out = idata.copy()
+    post = out.posterior.copy()
+    for name, value in shifts.items():
+        post[name] = post[name] + np.asarray(value)
+    post.attrs.update({k: _netcdf_attr(v) for k, v in attrs.items()})
+    out.posterior = post
+    for group in out.groups():
+        out[group].attrs.update({k: _netcdf_attr(v) for k, v in attrs.items()})
+    return out

@@ -59,6 +59,7 @@ class FitConfig:
     progress: bool | None = None
     eta: bool = True
     stationarity: str = "enforce"
+    bias_correction: str = "none"
 
     @property
     def dynamic(self) -> bool:
@@ -102,6 +103,14 @@ class FitConfig:
         _choice("errors", options.get("errors", "gaussian"), ERRORS)
         _choice("logdet", options.get("logdet", "auto"), LOGDET)
         _choice("stationarity", options.get("stationarity", "enforce"), ("enforce", "report"))
+        _choice("bias_correction", options.get("bias_correction", "none"), ("none", "jackknife"))
+        if options.get("bias_correction", "none") != "none" and (
+            model != "dsdm" or fe not in ("unit", "twoway")
+        ):
+            raise ModelError(
+                "bias_correction='jackknife' applies to model 'dsdm' with fe='unit' or "
+                "'twoway' (the Nickell bias of dynamic panels with unit effects)."
+            )
         if model == "dsdm" and time is None:
             raise ModelError("model 'dsdm' needs a panel: pass time= (the period column).")
         for name in ("chains", "draws", "warmup"):

@@ -38,6 +38,7 @@ from bayespatial.models.arviz_io import ess_rhat
 from bayespatial.models.config import FitConfig
 from bayespatial.models.design import build_design
 from bayespatial.models.gaussian import gaussian_model
+from bayespatial.models.nickell import split_panel_jackknife
 from bayespatial.models.results import SpatialFit, assemble
 from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, zz
 from bayespatial.priors.spec import Priors, Uniform
@@ -71,6 +72,7 @@ def fit(
     progress: bool | None = None,
     eta: bool = True,
     stationarity: str = "enforce",
+    bias_correction: str = "none",
 ) -> SpatialFit:
     """Fit a spatial model and return its posterior.
 
@@ -117,6 +119,9 @@ def fit(
     stationarity : {"enforce", "report"}
         dsdm only: restrict the prior to the stable region
         (`bayespatial.engine.dynamic`), or only report its posterior probability.
+    bias_correction : {"none", "jackknife"}
+        dsdm with unit effects: shift the posterior by the split-panel
+        jackknife estimate of the Nickell bias (`bayespatial.models.nickell`).
 
     Raises
     ------
@@ -144,8 +149,12 @@ def fit(
         progress=progress,
         eta=eta,
         stationarity=stationarity,
+        bias_correction=bias_correction,
     )
-    return run(config, data, W)
+    full = run(config, data, W)
+    if config.bias_correction == "jackknife":
+        return split_panel_jackknife(run, config, data, W, full)
+    return full
 
 
 def prepare_weights(W) -> tuple[Weights, tuple]:
