@@ -191,3 +191,45 @@ def simulate_sdm(W: Weights, **kw) -> Simulation:
 def simulate_dsdm(W: Weights, **kw) -> Simulation:
     """Dynamic spatial Durbin panel with y_{t-1} and W y_{t-1} (burn-in discarded)."""
     return simulate("dsdm", W, **kw)
+
+
+def simulate_dsdm_given(
+    W: Weights,
+    X: np.ndarray,
+    *,
+    beta,
+    theta,
+    tau: float,
+    rho: float,
+    eta: float,
+    sigma: float = 1.0,
+    mu: np.ndarray | None = None,
+    alpha: np.ndarray | None = None,
+    burn: int = 50,
+    seed: int | None = 0,
+) -> np.ndarray:
+    """Outcomes (T, n) of a dynamic SDM for given regressors X (T, n, k).
+
+    y_t = (I - rho W)^-1 (tau y_{t-1} + eta W y_{t-1} + X_t beta + W X_t theta
+    + mu + alpha_t + e_t), e_t ~ N(0, sigma^2 I); the first period starts from
+    ``burn`` periods run with X_0, so y_0 is near the process's stationary
+    level. Raises if (tau, rho, eta) is not stable on W (`check_stationary`).
+    """
+    check_stationary(W, tau, rho, eta)
+    rng = np.random.default_rng(seed)
+    A = W.sparse
+    T, n, _ = X.shape
+    beta, theta = np.asarray(beta, float), np.asarray(theta, float)
+    mu = np.zeros(n) if mu is None else np.asarray(mu, float)
+    alpha = np.zeros(T) if alpha is None else np.asarray(alpha, float)
+    lu = spla.splu((sp.identity(n, format="csc") - rho * A).tocsc())
+    y_prev = np.zeros(n)
+    out = np.empty((T, n))
+    for t in range(-burn, T):
+        x = X[max(t, 0)]
+        a = alpha[max(t, 0)]
+        rhs = tau * y_prev + eta * (A @ y_prev) + x @ beta + A @ (x @ theta) + mu + a
+        y_prev = lu.solve(rhs + sigma * rng.standard_normal(n))
+        if t >= 0:
+            out[t] = y_prev
+    return out

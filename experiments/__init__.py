@@ -1,6 +1,10 @@
 """Runnable studies, one module each with ``main(args)``; listed by `REGISTRY`."""
 
 REGISTRY = {
+    "northeast_coagglomeration": (
+        "bayespatial.experiments.northeast_coagglomeration",
+        "Dynamic SDM of co-agglomeration and carbon intensity, 34 north-east cities",
+    ),
     "nickell_bias": (
         "bayespatial.experiments.nickell_bias",
         "Nickell bias of the dynamic SDM on the 34-city design, with and without the jackknife",

@@ -45,6 +45,8 @@ from bayespatial.priors.spec import Priors, Uniform
 
 DYNAMIC_TERMS = ("y_lag", "W_y_lag")
 """Coefficient names of y_{t-1} (tau) and W y_{t-1} (eta) inside the regression."""
+MIN_STATIONARY = 0.01
+"""Below this posterior probability of the stable region, rejection gives up and says why."""
 RHAT_MAX = 1.01
 ESS_MIN = 400
 
@@ -336,14 +338,15 @@ def _run_exact(config, design, cp, coef, state, interval, stable=None):
                 {"p_stationary": float(ok.mean()), "p_stationary_draws": batch},
             )
         kept.append(out._replace(spatial=out.spatial[ok], sigma=out.sigma[ok], beta=out.beta[ok]))
-        if accepted == 0 and tried >= 20 * total:
+        if accepted < total and accepted / tried < MIN_STATIONARY:
             raise ModelError(
-                f"none of {tried} posterior draws is stationary (tau, rho, eta inside the "
-                "stable region): the data point to an explosive or unit-root process. Use "
-                "stationarity='report' to see the unrestricted posterior, or difference y."
+                f"only {accepted} of {tried} posterior draws are stationary (tau, rho, eta "
+                f"inside the stable region; P ~ {accepted / tried:.4f}): the data point to an "
+                "explosive or unit-root process under this W. Use stationarity='report' to see "
+                "the unrestricted posterior, or reconsider W or the model (e.g. difference y)."
             )
         rate = max(accepted / tried, 1.0 / tried)
-        batch = int(min(50 * total, (total - accepted) / rate * 1.2 + 100))
+        batch = int(min(20 * total, (total - accepted) / rate * 1.2 + 100))
     first = kept[0]
     out = first._replace(
         spatial=np.concatenate([k.spatial for k in kept])[:total],

@@ -1,0 +1,44 @@
+import pandas as pd
+
+from bayespatial.experiments import northeast_coagglomeration as ne
+
+
+def test_smoke_embedded_data_then_user_data(tmp_path):
+    out = ne.main(ne.parse_args(["--out", str(tmp_path / "a"), "--draws", "100"]))
+    for name in (
+        "table4_coefficients.csv",
+        "table5_effects.md",
+        "table6_robustness.csv",
+        "turning_point.csv",
+        "turning_point.png",
+        "summary.md",
+        "fits/model2_dsdm.nc",
+    ):
+        assert (tmp_path / "a" / name).exists(), name
+    t4 = out["table4"].set_index("term")
+    assert {"tau", "eta", "rho"} <= set(t4.index)
+    assert t4.loc["tau", "truth (Model 2)"] == ne.TRUTH["tau"]
+    assert ne.TRUTH["tau"] + ne.TRUTH["rho"] + ne.TRUTH["eta"] < 0.951
+    assert set(out["turning_point"]["basis"]) == {"coef", "direct", "total"}
+    # the simulated panel written out, read back as user data with coordinates
+    data = tmp_path / "a" / "data.csv"
+    cities = ne.simulate_study(2025)[2].rename(columns={"city": "city"})
+    coords = tmp_path / "coords.csv"
+    cities[["city", "lon", "lat"]].to_csv(coords, index=False)
+    user = ne.main(
+        ne.parse_args(
+            [
+                "--out",
+                str(tmp_path / "b"),
+                "--draws",
+                "100",
+                "--data",
+                str(data),
+                "--weights",
+                str(coords),
+            ]
+        )
+    )
+    pd.testing.assert_frame_equal(
+        user["table4"][["term", "Model 2 (DSDM)"]], out["table4"][["term", "Model 2 (DSDM)"]]
+    )
