@@ -424,8 +424,14 @@ def _run_nuts(config, design, W, cp, coef, state, interval, stable=None):
     if stable is not None and not enforce:
         ok = np.asarray(stable(draws["coef"], draws["rho"]))
         extra_attrs = {"p_stationary": float(ok.mean()), "p_stationary_draws": ok.size}
+    elif enforce and config.errors == "gaussian" and config.priors.is_conjugate():
+        # P(stable | y) of the unrestricted posterior, from independent exact draws
+        rng = np.random.default_rng(config.seed)
+        out = _exact_batch(config, design, cp, coef, state, interval, 4000, rng)
+        ok = np.asarray(stable(out.beta, out.spatial))
+        extra_attrs = {"p_stationary": float(ok.mean()), "p_stationary_draws": ok.size}
     elif enforce:
-        extra_attrs = {"p_stationary": "not estimated (NUTS with the constraint)"}
+        extra_attrs = {"p_stationary": "not estimated (non-conjugate model under the constraint)"}
     return draws, stats, extra_attrs
 
 

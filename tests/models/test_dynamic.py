@@ -140,5 +140,6 @@ def test_nuts_with_the_stability_constraint_matches_exact(dsdm, W, quantiles_agr
         seed=1,
     )
     assert nuts.stationary_draws().all()
+    assert 0 < nuts.attrs["p_stationary"] <= 1  # from exact draws of the unrestricted posterior
     for name in ("rho", "tau", "eta", "sigma"):
         quantiles_agree(nuts.idata.posterior[name].values, exact.draws(name), name)
