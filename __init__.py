@@ -18,7 +18,7 @@ from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
 from bayespatial.models.fit import fit
 from bayespatial.models.predictive import prior_predictive
-from bayespatial.models.results import SpatialFit, load
+from bayespatial.models.results import SpatialFit, compare, load
 from bayespatial.priors import spec as priors
 
 __version__ = "0.1.0"
@@ -35,6 +35,7 @@ __all__ = [
     "Weights",
     "WeightsError",
     "__version__",
+    "compare",
     "fit",
     "load",
     "load_baltim",

@@ -113,3 +113,43 @@ def shift_posterior(idata: az.InferenceData, shifts: dict, attrs: dict) -> az.In
     for group in out.groups():
         out[group].attrs.update({k: _netcdf_attr(v) for k, v in attrs.items()})
     return out
+
+
+def add_log_likelihood(idata: az.InferenceData, values: np.ndarray) -> az.InferenceData:
+    """A copy of ``idata`` with ``log_likelihood["y"]`` of shape (chain, draw, obs)."""
+    import xarray as xr
+
+    out = idata.copy()
+    post = out.posterior
+    da = xr.DataArray(
+        values,
+        dims=("chain", "draw", "obs"),
+        coords={
+            "chain": post["chain"].values,
+            "draw": post["draw"].values,
+            "obs": np.arange(values.shape[2]),
+        },
+        name="y",
+    )
+    out.add_groups({"log_likelihood": xr.Dataset({"y": da}, attrs=dict(post.attrs))})
+    return out
+
+
+def psis_loo(idata: az.InferenceData):
+    """ArviZ PSIS-LOO with pointwise values (Vehtari, Gelman & Gabry 2017)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # bayespatial names the bad k itself
+        return az.loo(idata, pointwise=True)
+
+
+def compare_idata(idatas: dict, ic: str = "loo"):
+    """ArviZ ``compare`` of InferenceData holding a log_likelihood group."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # pandas inplace= inside ArviZ
+        warnings.simplefilter("ignore", FutureWarning)
+        return az.compare(idatas, ic=ic)

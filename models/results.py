@@ -16,11 +16,20 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 
-from bayespatial.data.errors import StationarityWarning
+from bayespatial.data.errors import SamplingWarning, StationarityWarning
 from bayespatial.engine.dynamic import stationary
 from bayespatial.engine.effects import Quadrature, apply_effects, apply_long_run
 from bayespatial.engine.turning import summarise
-from bayespatial.models.arviz_io import ess_rhat, identical, read_netcdf, to_idata, write_netcdf
+from bayespatial.models.arviz_io import (
+    add_log_likelihood,
+    compare_idata,
+    ess_rhat,
+    identical,
+    psis_loo,
+    read_netcdf,
+    to_idata,
+    write_netcdf,
+)
 
 SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
 
@@ -81,6 +90,12 @@ def assemble(
     observed = {"y": y}
     constant = {"X": X}
     dims.update({"y": obs_dims, "X": [*obs_dims, "term"]})
+    coo = W.sparse.tocoo()
+    constant.update({"W_row": coo.row, "W_col": coo.col, "W_val": coo.data})
+    dims.update({k: ["nnz"] for k in ("W_row", "W_col", "W_val")})
+    if design.ylag is not None:
+        constant["y_lag"] = design.ylag
+        dims["y_lag"] = obs_dims
     if quadrature is not None:
         nodes = np.asarray(quadrature.nodes)
         constant.update(
@@ -377,6 +392,100 @@ class SpatialFit:
             ]
         return table
 
+    def log_likelihood(self, chunk: int = 256) -> np.ndarray:
+        """Exact pointwise log p(y_it | y_-it, theta) per draw, shape (chain, draw, obs).
+
+        `bayespatial.engine.loo` on the data after the fit's fixed-effect
+        transformation (demeaning; W row-standardised, so W commutes with it):
+        each observation is one unit in one period given the other units of
+        that period, the fixed effects and, for dsdm, the lags. Observations are
+        ordered period-major (``obs = t * n + i``), as `obs_labels` names them.
+        """
+        import scipy.sparse as sp
+
+        from bayespatial.engine import sparse
+        from bayespatial.engine.crossprod import demean
+        from bayespatial.engine.loo import pointwise_draws
+
+        post, cd, a = self.idata.posterior, self.idata.constant_data, self.attrs
+        y = np.atleast_2d(self.idata.observed_data["y"].values)
+        X = cd["X"].values
+        X = X[None] if X.ndim == 2 else X
+        n = y.shape[1]
+        Wm = sp.csr_matrix((cd["W_val"].values, (cd["W_row"].values, cd["W_col"].values)), (n, n))
+        terms = [str(t) for t in post["term"].values]
+        lagged = self.durbin_terms
+        cols = [X]
+        if lagged:
+            idx = [terms.index(t) for t in lagged]
+            cols.append(np.stack([(Wm @ X[t][:, idx]) for t in range(X.shape[0])]))
+        coef = [self.draws("beta")]
+        if lagged:
+            coef.append(self.draws("theta")[:, [terms.index(t) for t in lagged]])
+        if "tau" in post:
+            ylag = cd["y_lag"].values
+            cols.append(ylag[..., None])
+            coef.append(self.draws("tau")[:, None])
+            if "eta" in post:
+                cols.append((Wm @ ylag.T).T[..., None])
+                coef.append(self.draws("eta")[:, None])
+        Z = demean(np.concatenate(cols, axis=2), a["fe"])
+        yt = demean(y, a["fe"])
+        kind = a["kind"]
+        spatial = {"lag": "rho", "error": "lam"}.get(kind)
+        r = self.draws(spatial) if spatial else np.zeros(len(coef[0]))
+        values = pointwise_draws(
+            yt,
+            Z,
+            sparse.init(Wm),
+            r,
+            np.concatenate(coef, axis=1),
+            self.draws("sigma"),
+            kind,
+            chunk,
+        )
+        return values.reshape(post.sizes["chain"], post.sizes["draw"], -1)
+
+    def obs_labels(self) -> list:
+        """(unit, period) of each observation of `log_likelihood` (period None: cross-section)."""
+        od = self.idata.observed_data
+        units = [u.item() if hasattr(u, "item") else u for u in od["unit"].values]
+        periods = (
+            [t.item() if hasattr(t, "item") else t for t in od["time"].values]
+            if "time" in od.dims
+            else [None]
+        )
+        return [(u, t) for t in periods for u in units]
+
+    def with_log_likelihood(self) -> SpatialFit:
+        """A copy of the fit with the exact pointwise log-likelihood in ``log_likelihood``."""
+        if "log_likelihood" in self.idata.groups():
+            return self
+        return SpatialFit(add_log_likelihood(self.idata, self.log_likelihood()))
+
+    def loo(self, pointwise: bool = True):
+        """PSIS-LOO (ArviZ ELPDData) from the exact conditional pointwise log-likelihood.
+
+        Warns (`SamplingWarning`) naming the (unit, period) of observations whose
+        Pareto k exceeds 0.7, where the importance-sampling estimate is unreliable.
+        """
+        fit = self.with_log_likelihood()
+        result = psis_loo(fit.idata)
+        k = np.asarray(result.pareto_k)
+        bad = np.flatnonzero(k > 0.7)
+        if bad.size:
+            labels = self.obs_labels()
+            named = ", ".join(str(labels[i]) for i in bad[:10])
+            more = f" and {bad.size - 10} more" if bad.size > 10 else ""
+            warnings.warn(
+                f"Pareto k > 0.7 for {bad.size} observation(s) (unit, period): {named}{more}; "
+                "their LOO terms are unreliable: refit without them (exact LOO) or use "
+                "K-fold cross-validation.",
+                SamplingWarning,
+                stacklevel=2,
+            )
+        return result
+
     def to_netcdf(self, path) -> object:
         """Write the fit to ``path`` atomically; `load` gives back an equal fit."""
         return write_netcdf(self.idata, path)
@@ -388,3 +497,16 @@ def load(path) -> SpatialFit:
     if "model" not in idata.posterior.attrs:
         raise ValueError(f"{path} holds an InferenceData that is not a bayespatial fit.")
     return SpatialFit(idata)
+
+
+def compare(fits: dict, ic: str = "loo"):
+    """LOO comparison table of fits on the same data (ArviZ ``compare``): elpd, se, weights."""
+    if len(fits) < 2:
+        raise ValueError("compare needs at least two fits, e.g. {'sar': f1, 'sem': f2}.")
+    ys = [np.asarray(f.idata.observed_data["y"].values) for f in fits.values()]
+    if any(y.shape != ys[0].shape for y in ys[1:]):
+        raise ValueError(
+            "fits compared by LOO must use the same observations; these have outcomes of "
+            f"shapes {[y.shape for y in ys]} (e.g. a dynamic model drops its first period)."
+        )
+    return compare_idata({k: f.with_log_likelihood().idata for k, f in fits.items()}, ic)
