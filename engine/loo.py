@@ -17,6 +17,8 @@ dynamic models, given the lags); see `bayespatial.models.results`.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,14 +48,94 @@ def pointwise(y, Z, op: SparseW, r, beta, sigma, kind: str = "lag"):
     return -0.5 * jnp.log(2 * jnp.pi) + 0.5 * jnp.log(qbar) - 0.5 * g**2 / qbar
 
 
-def pointwise_draws(y, Z, op, r, beta, sigma, kind="lag", chunk: int = 256) -> np.ndarray:
+class LooBasis(NamedTuple):
+    """Draw-independent products of the data with W and W' (computed once, O(nnz T p))."""
+
+    y: jax.Array
+    """Outcome (T, n)."""
+    Wy: jax.Array
+    """W y (T, n)."""
+    Wty: jax.Array
+    """W'y (T, n)."""
+    WtWy: jax.Array
+    """W'W y (T, n)."""
+    Z: jax.Array
+    """Regressors, column-major (p, T, n)."""
+    WZ: jax.Array
+    """W Z (p, T, n)."""
+    WtZ: jax.Array
+    """W'Z (p, T, n)."""
+    WtWZ: jax.Array
+    """W'W Z (p, T, n)."""
+    colsq: jax.Array
+    """sum_k W_ki^2 per unit (n,)."""
+
+
+def init_basis(y, Z, op: SparseW) -> LooBasis:
+    """Precompute the products that make each draw's LOO terms elementwise (no sparse work)."""
+    y = jnp.asarray(y)
+    Zc = jnp.moveaxis(jnp.asarray(Z), 2, 0)  # (p, T, n): W acts on the last axis
+    Wy, WZ = matvec(op, y), matvec(op, Zc)
+    return LooBasis(
+        y,
+        Wy,
+        rmatvec(op, y),
+        rmatvec(op, Wy),
+        Zc,
+        WZ,
+        rmatvec(op, Zc),
+        rmatvec(op, WZ),
+        column_sumsq(op),
+    )
+
+
+def _combine(beta, cols):
+    """sum_j beta[:, j] cols[j] as (D, T, n): an elementwise sum that XLA fuses (p is small)."""
+    return jnp.einsum("dp,ptn->dtn", beta, cols)
+
+
+def apply_basis(basis: LooBasis, r, beta, sigma, kind: str = "lag"):
+    """Log p(y_it | y_-it) for draws r, sigma (D,), beta (D, p) -> (D, T, n) (pure jnp).
+
+    e = y - r Wy - Z beta [+ r W Z beta for error models], W'e likewise from the
+    precomputed W' products, g = (e - r W'e) / sigma^2 (module docstring). The
+    log of qbar is taken per unit and broadcast over periods.
+    """
+    r1, s2 = r[:, None, None], (sigma**2)[:, None, None]
+    e = basis.y - r1 * basis.Wy - _combine(beta, basis.Z)
+    wte = basis.Wty - r1 * basis.WtWy - _combine(beta, basis.WtZ)
+    if kind == "error":
+        e = e + r1 * _combine(beta, basis.WZ)
+        wte = wte + r1 * _combine(beta, basis.WtWZ)
+    g2 = ((e - r1 * wte) / s2) ** 2
+    unit_q = 1.0 + r[:, None] ** 2 * basis.colsq  # (D, n)
+    log_qbar = (jnp.log(unit_q) - jnp.log(sigma**2)[:, None])[:, None, :]
+    return -0.5 * jnp.log(2 * jnp.pi) + 0.5 * log_qbar - 0.5 * g2 * (s2 / unit_q[:, None, :])
+
+
+_apply_jit = jax.jit(apply_basis, static_argnames="kind")
+
+
+def pointwise_draws(y, Z, op, r, beta, sigma, kind="lag", chunk: int = 64, reduce=None):
     """Pointwise log-likelihood for many draws: r, sigma (D,), beta (D, p) -> (D, T, n).
 
-    Draws are processed in chunks of ``chunk`` under one jitted vmap.
+    Draws are processed in chunks of ``chunk``; the data enter as arguments (no
+    constant folding of large arrays). ``reduce`` (a function of each (chunk, N)
+    block) returns its results instead of the full matrix, for panels where
+    draws x N does not fit in memory.
     """
-    fn = jax.jit(jax.vmap(lambda r_, b_, s_: pointwise(y, Z, op, r_, b_, s_, kind)))
-    out = [
-        np.asarray(fn(r[i : i + chunk], beta[i : i + chunk], sigma[i : i + chunk]))
-        for i in range(0, len(r), chunk)
-    ]
+    basis = init_basis(y, Z, op)
+    k = "lag" if kind == "none" else kind
+    out = []
+    for i in range(0, len(r), chunk):
+        block = _apply_jit(
+            basis,
+            jnp.asarray(r[i : i + chunk]),
+            jnp.asarray(beta[i : i + chunk]),
+            jnp.asarray(sigma[i : i + chunk]),
+            kind=k,
+        )
+        out.append(reduce(block) if reduce is not None else np.asarray(block))
+    if reduce is not None:
+        return out
     return np.concatenate(out)

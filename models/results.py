@@ -392,7 +392,7 @@ class SpatialFit:
             ]
         return table
 
-    def log_likelihood(self, chunk: int = 256) -> np.ndarray:
+    def log_likelihood(self, chunk: int | None = None, reduce=None) -> np.ndarray:
         """Exact pointwise log p(y_it | y_-it, theta) per draw, shape (chain, draw, obs).
 
         `bayespatial.engine.loo` on the data after the fit's fixed-effect
@@ -400,6 +400,9 @@ class SpatialFit:
         each observation is one unit in one period given the other units of
         that period, the fixed effects and, for dsdm, the lags. Observations are
         ordered period-major (``obs = t * n + i``), as `obs_labels` names them.
+        ``reduce`` (applied to each (chunk, T, n) block) streams instead of
+        storing draws x N values, for panels where that matrix does not fit;
+        ``chunk`` (draws per block) defaults to about 4 x 10^7 values per block.
         """
         import scipy.sparse as sp
 
@@ -432,6 +435,7 @@ class SpatialFit:
         Z = demean(np.concatenate(cols, axis=2), a["fe"])
         yt = demean(y, a["fe"])
         kind = a["kind"]
+        chunk = chunk or max(1, min(256, 40_000_000 // yt.size))
         spatial = {"lag": "rho", "error": "lam"}.get(kind)
         r = self.draws(spatial) if spatial else np.zeros(len(coef[0]))
         values = pointwise_draws(
@@ -443,7 +447,10 @@ class SpatialFit:
             self.draws("sigma"),
             kind,
             chunk,
+            reduce,
         )
+        if reduce is not None:
+            return values
         return values.reshape(post.sizes["chain"], post.sizes["draw"], -1)
 
     def obs_labels(self) -> list:

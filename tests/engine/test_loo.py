@@ -37,3 +37,18 @@ def test_matches_dense_conditionals(kind, standardise):
         mean = np.linalg.solve(A, Z[t] @ beta) if kind == "lag" else Z[t] @ beta
         want = _dense_conditionals(y[t], mean, Q)
         np.testing.assert_allclose(got[t], want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lag", "error"])
+def test_precomputed_basis_equals_direct_formula(kind):
+    from bayespatial.engine.loo import pointwise_draws
+
+    W = weights.lattice(7, 4).row_standardize()
+    rng = np.random.default_rng(2)
+    y, Z = rng.normal(size=(3, W.n)), rng.normal(size=(3, W.n, 2))
+    r, beta, sigma = rng.uniform(-0.5, 0.8, 5), rng.normal(size=(5, 2)), rng.uniform(0.5, 2, 5)
+    op = sparse.init(W)
+    got = pointwise_draws(y, Z, op, r, beta, sigma, kind, chunk=2)
+    for d in range(5):
+        want = np.asarray(pointwise(y, Z, op, r[d], beta[d], sigma[d], kind))
+        np.testing.assert_allclose(got[d], want, rtol=1e-10, atol=1e-12)
