@@ -16,6 +16,7 @@ from bayespatial.data.errors import (
 )
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
+from bayespatial.models.diagnostics import moran
 from bayespatial.models.fit import fit
 from bayespatial.models.predictive import prior_predictive
 from bayespatial.models.results import SpatialFit, compare, load
@@ -41,6 +42,7 @@ __all__ = [
     "load_baltim",
     "load_columbus",
     "load_nat",
+    "moran",
     "prior_predictive",
     "priors",
     "weights",

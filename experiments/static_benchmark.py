@@ -312,7 +312,8 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
             f"{r['chains'] * r['draws']:,} draws x {r['obs']:,} observations of {r['case']} in "
             f"{r['loglik_s']:.1f} s (streamed in chunks of 40 draws; the full matrix would "
             f"take {r['chains'] * r['draws'] * r['obs'] * 8 / 1e9:.0f} GB in float64): "
-            + ("meets" if r["loglik_s"] < 60 else "misses") + ".",
+            + ("meets" if r["loglik_s"] < 60 else "misses")
+            + ".",
         ]
     student = table[table["path"] == "student_t"]
     for _, r in student.iterrows():
