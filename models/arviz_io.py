@@ -7,11 +7,12 @@ changes its API) touches one file.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import arviz as az
 import numpy as np
+
+from bayespatial.data.atomic import atomic_path
 
 
 def to_idata(
@@ -50,21 +51,10 @@ def _netcdf_attr(value):
 
 
 def write_netcdf(idata: az.InferenceData, path: str | os.PathLike) -> Path:
-    """Write atomically: a temporary file in the same folder, then a rename.
-
-    A crash mid-write leaves any previous file at ``path`` untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    """Write atomically (`bayespatial.data.atomic`): a crash leaves any old file intact."""
+    with atomic_path(path) as tmp:
         idata.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def read_netcdf(path: str | os.PathLike) -> az.InferenceData:

@@ -172,7 +172,7 @@ def prepare_weights(W) -> tuple[Weights, tuple]:
 
 
 def prepare(config: FitConfig, data: pd.DataFrame, W):
-    """W, notes, panel, design, coefficient names and cross-products of one configuration."""
+    """W, notes, panel, design, coefficient names, columns Z and their cross-products."""
     W, notes = prepare_weights(W)
     panel = Panel.from_frame(data, config.unit, config.time, W=W)
     design = build_design(
@@ -193,13 +193,13 @@ def prepare(config: FitConfig, data: pd.DataFrame, W):
             extra.append((W.sparse @ design.ylag.T).T[..., None])
             names = (*names, DYNAMIC_TERMS[1])
         Z = np.concatenate([Z, *extra], axis=2)
-    return W, notes, panel, design, names, cross_products(design.y, Z, W, config.fe)
+    return W, notes, panel, design, names, Z, cross_products(design.y, Z, W, config.fe)
 
 
 def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
     """Run a validated configuration on data and W."""
     started = clock.perf_counter()
-    W, notes, panel, design, names, cp = prepare(config, data, W)
+    W, notes, panel, design, names, Z, cp = prepare(config, data, W)
     kind = config.kind
     state, interval = None, None
     if kind != "none":
@@ -217,7 +217,7 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
     if sampler == "exact":
         draws, stats, extra = _run_exact(config, design, cp, coef, state, interval, stable)
     else:
-        draws, stats, extra = _run_nuts(config, design, W, cp, coef, state, interval, stable)
+        draws, stats, extra = _run_nuts(config, design, W, Z, cp, coef, state, interval, stable)
     sampled = clock.perf_counter()
     if config.dynamic:
         draws = _split_dynamic(draws, stable)
@@ -322,36 +322,36 @@ def _run_exact(config, design, cp, coef, state, interval, stable=None):
     """
     total = config.chains * config.draws
     rng = np.random.default_rng(config.seed)
+    out = _exact_batch(config, design, cp, coef, state, interval, total, rng)
     if stable is None:
-        out = _exact_batch(config, design, cp, coef, state, interval, total, rng)
         return _shape_exact(config, out), {}, {}
-    kept, tried, accepted = [], 0, 0
-    batch = total
+    ok = np.asarray(stable(out.beta, out.spatial))
+    if config.stationarity == "report":
+        return (
+            _shape_exact(config, out),
+            {},
+            {"p_stationary": float(ok.mean()), "p_stationary_draws": total},
+        )
+    tried, accepted = total, int(ok.sum())
+    batches = [(out, ok)]
     while accepted < total:
-        out = _exact_batch(config, design, cp, coef, state, interval, batch, rng)
-        ok = np.asarray(stable(out.beta, out.spatial))
-        tried, accepted = tried + batch, accepted + int(ok.sum())
-        if config.stationarity == "report":
-            return (
-                _shape_exact(config, out),
-                {},
-                {"p_stationary": float(ok.mean()), "p_stationary_draws": batch},
-            )
-        kept.append(out._replace(spatial=out.spatial[ok], sigma=out.sigma[ok], beta=out.beta[ok]))
-        if accepted < total and accepted / tried < MIN_STATIONARY:
+        if accepted / tried < MIN_STATIONARY:
             raise ModelError(
                 f"only {accepted} of {tried} posterior draws are stationary (tau, rho, eta "
                 f"inside the stable region; P ~ {accepted / tried:.4f}): the data point to an "
                 "explosive or unit-root process under this W. Use stationarity='report' to see "
                 "the unrestricted posterior, or reconsider W or the model (e.g. difference y)."
             )
-        rate = max(accepted / tried, 1.0 / tried)
-        batch = int(min(20 * total, (total - accepted) / rate * 1.2 + 100))
-    first = kept[0]
-    out = first._replace(
-        spatial=np.concatenate([k.spatial for k in kept])[:total],
-        sigma=np.concatenate([k.sigma for k in kept])[:total],
-        beta=np.concatenate([k.beta for k in kept])[:total],
+        batch = int(min(20 * total, (total - accepted) / (accepted / tried) * 1.2 + 100))
+        out = _exact_batch(config, design, cp, coef, state, interval, batch, rng)
+        ok = np.asarray(stable(out.beta, out.spatial))
+        batches.append((out, ok))
+        tried, accepted = tried + batch, accepted + int(ok.sum())
+    out = out._replace(
+        **{
+            k: np.concatenate([getattr(b, k)[m] for b, m in batches])[:total]
+            for k in ("spatial", "sigma", "beta")
+        }
     )
     extra = {"p_stationary": accepted / tried, "p_stationary_draws": tried}
     return _shape_exact(config, out), {}, extra
@@ -392,11 +392,11 @@ def _spatial_name(kind: str) -> str:
     return {"lag": "rho", "error": "lam"}[kind]
 
 
-def _run_nuts(config, design, W, cp, coef, state, interval, stable=None):
+def _run_nuts(config, design, W, Z, cp, coef, state, interval, stable=None):
     """NUTS on the Gaussian (sufficient statistics) or Student-t (streaming) model."""
     model, extra = gaussian_model, ()
     if config.errors == "student_t":
-        model, extra = student.student_model, (student.transformed_rows(design, W, config.fe),)
+        model, extra = student.student_model, (student.transformed_rows(design.y, Z, W, config.fe),)
     enforce = stable is not None and config.stationarity == "enforce"
     constraint = stable if enforce else None
     spatial = (

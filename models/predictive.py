@@ -80,8 +80,7 @@ def prior_predictive(
         seed=seed,
         drop_initial=drop_initial,
     )
-    W, _, _, design, names, cp = prepare(config, data, W)
-    Z = np.concatenate([design.X, design.WX], axis=2)
+    W, _, _, design, names, Z, cp = prepare(config, data, W)
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
     a0, b0 = sigma2_prior(config, cp, design)
     rng = np.random.default_rng(seed)

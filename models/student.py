@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jax.numpy as jnp
-import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
@@ -64,7 +63,6 @@ def student_model(
     numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, coef) + log_jac)
 
 
-def transformed_rows(design, W, fe: str) -> jnp.ndarray:
+def transformed_rows(y, Z, W, fe: str) -> jnp.ndarray:
     """The rows [y, Wy, Z, WZ] after the fixed-effect transformation, on the device."""
-    Z = np.concatenate([design.X, design.WX], axis=2)
-    return jnp.asarray(streaming.transform_columns(design.y, Z, W, fe))
+    return jnp.asarray(streaming.transform_columns(y, Z, W, fe))
