@@ -16,7 +16,7 @@ from bayespatial.data.errors import (
 )
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
-from bayespatial.models.diagnostics import moran
+from bayespatial.models.diagnostics import lm_tests, moran
 from bayespatial.models.fit import fit
 from bayespatial.models.predictive import prior_predictive
 from bayespatial.models.results import SpatialFit, compare, load
@@ -38,6 +38,7 @@ __all__ = [
     "__version__",
     "compare",
     "fit",
+    "lm_tests",
     "load",
     "load_baltim",
     "load_columbus",

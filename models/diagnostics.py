@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from bayespatial.data.errors import WeightsError
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
+from bayespatial.engine.crossprod import FE_KINDS
+from bayespatial.engine.lmtests import TESTS
+from bayespatial.engine.lmtests import lm_tests as lm_stats
 from bayespatial.engine.moran import moran as moran_stat
+from bayespatial.models.design import build_design
 
 
 def moran(
@@ -32,3 +37,38 @@ def moran(
     values = panel.frame[column].to_numpy().reshape(panel.T, panel.n)
     rows = [{"time": t, **moran_stat(values[i], Wm)} for i, t in enumerate(panel.periods)]
     return pd.DataFrame(rows)
+
+
+def lm_tests(
+    data: pd.DataFrame,
+    W: Weights,
+    formula: str,
+    *,
+    unit: str,
+    time: str | None = None,
+    fe: str = "none",
+    durbin: bool | list | tuple = False,
+    drop_initial: int = 0,
+) -> pd.DataFrame:
+    """LM-lag, LM-error, their robust forms and SARMA on OLS residuals of ``formula``.
+
+    Cross-sections follow Anselin et al. (1996); fixed-effects panels apply the
+    same tests to the Lee-Yu transformed panel (Debarsy & Ertur 2010), see
+    `bayespatial.engine.lmtests` for the formulas. W is row-standardised as in
+    `bsp.fit`; ``durbin`` adds W X terms (tests on SLX residuals, Elhorst 2014).
+    Columns: test, statistic, df, p_value; attrs hold nobs and s2.
+    """
+    if not isinstance(W, Weights):
+        raise WeightsError(f"W must be bayespatial Weights, not {type(W).__name__}.")
+    if fe not in FE_KINDS:
+        raise ValueError(f"fe must be one of {FE_KINDS}, not {fe!r}.")
+    W = W if W.transform == "row" else W.row_standardize()
+    panel = Panel.from_frame(data, unit, time, W=W)
+    design = build_design(formula, panel, W, durbin=durbin, fe=fe, drop_initial=drop_initial)
+    Z = np.concatenate([design.X, design.WX], axis=2)
+    out = lm_stats(design.y, Z, W.sparse, fe)
+    table = pd.DataFrame(
+        [(name, *out[name]) for name in TESTS], columns=["test", "statistic", "df", "p_value"]
+    )
+    table.attrs.update(nobs=out["nobs"], s2=out["s2"], fe=fe, formula=formula)
+    return table
