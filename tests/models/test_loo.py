@@ -125,9 +125,7 @@ def _exact_loo(y, X, Wd, kind, P0, a0, b0, grid):
         H = np.linalg.solve(A, X) if kind == "lag" else X
         full.append(_log_marginal(y, H, Sigma, P0, 1, a0, b0))
         keep = [np.r_[0:i, i + 1 : n] for i in range(n)]
-        loo.append(
-            [_log_marginal(y[k], H[k], Sigma[np.ix_(k, k)], P0, 1, a0, b0) for k in keep]
-        )
+        loo.append([_log_marginal(y[k], H[k], Sigma[np.ix_(k, k)], P0, 1, a0, b0) for k in keep])
     return logsumexp(full) - logsumexp(np.array(loo), axis=0)
 
 
