@@ -6,7 +6,7 @@ from scipy import stats
 
 from bayespatial.data import weights
 from bayespatial.engine import sparse
-from bayespatial.engine.loo import pointwise
+from bayespatial.engine.loo import pointwise, pointwise_draws
 
 
 def _dense_conditionals(y, mean, Q):
@@ -52,3 +52,56 @@ def test_precomputed_basis_equals_direct_formula(kind):
     for d in range(5):
         want = np.asarray(pointwise(y, Z, op, r[d], beta[d], sigma[d], kind))
         np.testing.assert_allclose(got[d], want, rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------ Student-t errors
+
+
+def _t_logjoint(yt, Zt, A, beta, sigma, nu, kind):
+    """Dense log |A|-free joint: sum_j log f(e_j), e from A and the model kind."""
+    e = A @ yt - Zt @ beta if kind == "lag" else A @ (yt - Zt @ beta)
+    return stats.t.logpdf(e, nu, scale=sigma).sum()
+
+
+@pytest.mark.parametrize("kind", ["lag", "error"])
+@pytest.mark.parametrize(("r", "sigma", "nu"), [(0.6, 0.7, 3.5), (-0.8, 1.3, 1.2), (0.95, 0.5, 30)])
+def test_student_t_conditionals_equal_brute_force_integration(kind, r, sigma, nu):
+    """log p(y_i | y_-i) with independent sigma t_nu errors against adaptive quadrature
+    (scipy.integrate.quad) of the dense joint density |A| prod f(e_j) over y_i."""
+    from scipy import integrate
+
+    from bayespatial.engine import loo_student
+    from bayespatial.engine.sparse import as_csr
+
+    W = weights.lattice(3, 4).row_standardize()
+    n, T = W.n, 2
+    rng = np.random.default_rng(0)
+    y, Z = rng.normal(size=(T, n)), rng.normal(size=(T, n, 2))
+    beta = np.array([0.5, -1.0])
+    draw = (np.array([r]), beta[None], np.array([sigma]), np.array([nu]))
+    got = loo_student.pointwise_draws(y, Z, sparse.init(W.sparse), *draw, kind)[0]
+    A = np.eye(n) - r * as_csr(W.sparse).toarray()
+    for t in range(T):
+        base = _t_logjoint(y[t], Z[t], A, beta, sigma, nu, kind)
+        for i in range(n):
+
+            def density(v, t=t, i=i, base=base):
+                yy = y[t].copy()
+                yy[i] = v
+                return np.exp(_t_logjoint(yy, Z[t], A, beta, sigma, nu, kind) - base)
+
+            mass, _ = integrate.quad(density, -np.inf, np.inf, epsabs=0, epsrel=1e-12, limit=400)
+            assert got[t, i] == pytest.approx(-np.log(mass), abs=1e-9), (t, i)
+
+
+def test_student_t_conditionals_tend_to_gaussian():
+    """nu -> infinity: the t conditionals approach the Gaussian ones (difference O(1/nu))."""
+    from bayespatial.engine import loo_student, sparse
+
+    W = weights.lattice(4, 5).row_standardize()
+    rng = np.random.default_rng(1)
+    y, Z = rng.normal(size=(3, W.n)), rng.normal(size=(3, W.n, 2))
+    args = (y, Z, sparse.init(W.sparse), np.array([0.5]), np.array([[0.5, -1.0]]), np.array([0.9]))
+    gauss = pointwise_draws(*args, "lag")
+    t_far = loo_student.pointwise_draws(*args, np.array([1e10]), "lag")
+    np.testing.assert_allclose(t_far, gauss, atol=1e-6)
