@@ -91,3 +91,21 @@ def load_northeast_cities() -> pd.DataFrame:
     pkg = resources.files("bayespatial.data")
     with resources.as_file(pkg / "northeast_cities.csv") as path:
         return pd.read_csv(path)
+
+
+def load_china_provinces() -> tuple[pd.DataFrame, Weights]:
+    """The 30 mainland provinces (Tibet excluded), their region and binary contiguity W.
+
+    Land borders, with Hainan linked to Guangdong so that no province is an
+    island (data/CHINA_PROVINCES_README.md). Returns the table (province,
+    region, neighbours) and the unstandardised W in the table's order.
+    """
+    from bayespatial.data.weights import from_edges
+
+    pkg = resources.files("bayespatial.data")
+    with resources.as_file(pkg / "china_provinces.csv") as path:
+        table = pd.read_csv(path)
+    pairs = zip(table.province, table.neighbours, strict=True)
+    edges = [(p, q) for p, ns in pairs for q in ns.split(";")]
+    W = from_edges(pd.DataFrame(edges, columns=["source", "target"]), ids=list(table.province))
+    return table, W

@@ -208,6 +208,26 @@ class Weights:
         scale = None if self.scale is None else self.scale[order]
         return Weights(m, ids, self.transform, scale)
 
+    def subset(self, ids: Sequence, *, islands: str = "raise") -> Weights:
+        """W restricted to the units ``ids`` (links to other units dropped), in that order.
+
+        For region-specific fits: subset the unstandardised W, then row-standardise.
+        Raises naming units of ``ids`` not in W, or units left without neighbours
+        inside the subset (unless ``islands="keep"``).
+        """
+        ids = tuple(ids)
+        pos = {u: i for i, u in enumerate(self.ids)}
+        missing = [u for u in ids if u not in pos]
+        if missing:
+            raise WeightsError(f"{len(missing)} unit(s) are not in W: {_quoted(missing)}.")
+        if self.transform != "raw":
+            raise WeightsError(
+                "subset the unstandardised W (row sums of a subset of a row-standardised W "
+                "are no longer one); row-standardise after subsetting."
+            )
+        order = np.array([pos[u] for u in ids])
+        return Weights.from_sparse(self.sparse[order][:, order].tocsr(), ids, islands=islands)
+
     # ---------------------------------------------------------------- spectrum
     def symmetric_scale(self) -> np.ndarray | None:
         """Return d with diag(d) W symmetric, or None if none is found.

@@ -5,6 +5,10 @@ REGISTRY = {
         "bayespatial.experiments.northeast_coagglomeration",
         "Dynamic SDM of co-agglomeration and carbon intensity, 34 north-east cities",
     ),
+    "provinces_agglomeration": (
+        "bayespatial.experiments.provinces_agglomeration",
+        "SLM/SEM/SDM of four agglomeration measures and CO2, 30 provinces; LM tests, LOO",
+    ),
     "nickell_bias": (
         "bayespatial.experiments.nickell_bias",
         "Nickell bias of the dynamic SDM on the 34-city design, with and without the jackknife",
