@@ -27,3 +27,24 @@ def test_columbus_and_baltim():
     assert b.frame.shape[0] == 211
     assert b.W.n == 211
     Panel.from_frame(b.frame, b.unit, None, ["PRICE"], W=b.W)
+
+
+def test_china_provinces_contiguity():
+    """30 provinces without Tibet; symmetric land borders; Hainan linked only to Guangdong;
+    the study's regions 12/9/9, each a connected sub-graph (no islands when subset)."""
+    from bayespatial.data.datasets import load_china_provinces
+
+    table, W = load_china_provinces()
+    assert W.n == 30
+    assert "Tibet" not in W.ids
+    m = W.sparse
+    assert (m != m.T).nnz == 0
+    assert W.nnz == 2 * 65
+    row = dict(zip(W.ids, m.toarray(), strict=True))
+    assert [W.ids[j] for j in np.flatnonzero(row["Hainan"])] == ["Guangdong"]
+    assert {W.ids[j] for j in np.flatnonzero(row["Shanghai"])} == {"Jiangsu", "Zhejiang"}
+    assert table.region.value_counts().to_dict() == {"east": 12, "central": 9, "west": 9}
+    assert table.set_index("province").loc["Shaanxi", "region"] == "west"
+    for region in ("east", "central", "west"):
+        sub = W.subset(list(table.province[table.region == region]))
+        assert sub.islands == ()

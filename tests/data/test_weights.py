@@ -172,3 +172,17 @@ def test_torus_eigenvalues_closed_form():
         np.testing.assert_allclose(
             np.sort(weights.torus_eigenvalues(6, 8, kind)), dense, atol=1e-12
         )
+
+
+def test_subset_restricts_links_and_checks():
+    W = weights.lattice(3, 3)  # ids 0..8, rook
+    sub = W.subset([4, 1, 0])
+    assert sub.ids == (4, 1, 0)
+    np.testing.assert_array_equal(sub.sparse.toarray(), [[0, 1, 0], [1, 0, 1], [0, 1, 0]])
+    with pytest.raises(WeightsError, match="not in W"):
+        W.subset([0, 99])
+    with pytest.raises(WeightsError, match="unstandardised"):
+        W.row_standardize().subset([0, 1])
+    with pytest.raises(WeightsError, match="island"):
+        W.subset([0, 4])
+    assert W.subset([0, 4], islands="keep").islands == (0, 4)
