@@ -49,68 +49,59 @@ def pointwise(y, Z, op: SparseW, r, beta, sigma, kind: str = "lag"):
 
 
 class LooBasis(NamedTuple):
-    """Draw-independent products of the data with W and W' (computed once, O(nnz T p))."""
+    """Draw-independent products of the data with W and W' (computed once, O(nnz T p)).
 
-    y: jax.Array
-    """Outcome (T, n)."""
-    Wy: jax.Array
-    """W y (T, n)."""
-    Wty: jax.Array
-    """W'y (T, n)."""
-    WtWy: jax.Array
-    """W'W y (T, n)."""
-    Z: jax.Array
-    """Regressors, column-major (p, T, n)."""
-    WZ: jax.Array
-    """W Z (p, T, n)."""
-    WtZ: jax.Array
-    """W'Z (p, T, n)."""
-    WtWZ: jax.Array
-    """W'W Z (p, T, n)."""
+    sigma^2 g = e - r W'e is linear in a few fixed arrays with coefficients that
+    depend on the draw only (module docstring; e as there):
+
+    lag:    y - r (W y + W'y) + r^2 W'W y - sum_p beta_p (Z_p - r W'Z_p)
+    error:  y - r (W y + W'y) + r^2 W'W y
+              - sum_p beta_p (Z_p - r (W Z_p + W'Z_p) + r^2 W'W Z_p)
+
+    so a block of draws is one matrix product coef (D, K) @ arrays (K, T n).
+    """
+
+    arrays: jax.Array
+    """(K, T, n): y, W y + W'y, W'W y, then Z_p, W'Z_p (lag) or Z_p, W Z_p + W'Z_p, W'W Z_p."""
     colsq: jax.Array
     """sum_k W_ki^2 per unit (n,)."""
 
 
-def init_basis(y, Z, op: SparseW) -> LooBasis:
-    """Precompute the products that make each draw's LOO terms elementwise (no sparse work)."""
+def init_basis(y, Z, op: SparseW, kind: str = "lag") -> LooBasis:
+    """Precompute the arrays that make each draw's LOO terms one row of a matrix product."""
     y = jnp.asarray(y)
     Zc = jnp.moveaxis(jnp.asarray(Z), 2, 0)  # (p, T, n): W acts on the last axis
     Wy, WZ = matvec(op, y), matvec(op, Zc)
-    return LooBasis(
-        y,
-        Wy,
-        rmatvec(op, y),
-        rmatvec(op, Wy),
-        Zc,
-        WZ,
-        rmatvec(op, Zc),
-        rmatvec(op, WZ),
-        column_sumsq(op),
-    )
+    head = [y, Wy + rmatvec(op, y), rmatvec(op, Wy)]
+    if kind == "error":
+        cols = [Zc, WZ + rmatvec(op, Zc), rmatvec(op, WZ)]
+    else:
+        cols = [Zc, rmatvec(op, Zc)]
+    return LooBasis(jnp.concatenate([jnp.stack(head), *cols]), column_sumsq(op))
 
 
-def _combine(beta, cols):
-    """sum_j beta[:, j] cols[j] as (D, T, n): an elementwise sum that XLA fuses (p is small)."""
-    return jnp.einsum("dp,ptn->dtn", beta, cols)
+def basis_coefficients(r, beta, kind: str = "lag"):
+    """Coefficients (D, K) of the basis arrays for draws r (D,), beta (D, p)."""
+    r1 = r[:, None]
+    head = jnp.stack([jnp.ones_like(r), -r, r**2], axis=1)
+    if kind == "error":
+        return jnp.concatenate([head, -beta, r1 * beta, -(r1**2) * beta], axis=1)
+    return jnp.concatenate([head, -beta, r1 * beta], axis=1)
 
 
 def apply_basis(basis: LooBasis, r, beta, sigma, kind: str = "lag"):
     """Log p(y_it | y_-it) for draws r, sigma (D,), beta (D, p) -> (D, T, n) (pure jnp).
 
-    e = y - r Wy - Z beta [+ r W Z beta for error models], W'e likewise from the
-    precomputed W' products, g = (e - r W'e) / sigma^2 (module docstring). The
-    log of qbar is taken per unit and broadcast over periods.
+    sigma^2 g from one matrix product (`LooBasis`); with sigma^2 qbar_i = 1 + r^2
+    colsq_i, log p = -1/2 log 2 pi + 1/2 log qbar - 1/2 (sigma^2 g)^2 / (sigma^2 (1 + r^2 colsq)).
     """
-    r1, s2 = r[:, None, None], (sigma**2)[:, None, None]
-    e = basis.y - r1 * basis.Wy - _combine(beta, basis.Z)
-    wte = basis.Wty - r1 * basis.WtWy - _combine(beta, basis.WtZ)
-    if kind == "error":
-        e = e + r1 * _combine(beta, basis.WZ)
-        wte = wte + r1 * _combine(beta, basis.WtWZ)
-    g2 = ((e - r1 * wte) / s2) ** 2
+    K, T, n = basis.arrays.shape
+    coef = basis_coefficients(r, beta, kind)
+    sg = (coef @ basis.arrays.reshape(K, T * n)).reshape(-1, T, n)
     unit_q = 1.0 + r[:, None] ** 2 * basis.colsq  # (D, n)
     log_qbar = (jnp.log(unit_q) - jnp.log(sigma**2)[:, None])[:, None, :]
-    return -0.5 * jnp.log(2 * jnp.pi) + 0.5 * log_qbar - 0.5 * g2 * (s2 / unit_q[:, None, :])
+    scale = (sigma[:, None] ** 2 * unit_q)[:, None, :]
+    return -0.5 * jnp.log(2 * jnp.pi) + 0.5 * log_qbar - 0.5 * sg**2 / scale
 
 
 _apply_jit = jax.jit(apply_basis, static_argnames="kind")
@@ -124,8 +115,8 @@ def pointwise_draws(y, Z, op, r, beta, sigma, kind="lag", chunk: int = 64, reduc
     block) returns its results instead of the full matrix, for panels where
     draws x N does not fit in memory.
     """
-    basis = init_basis(y, Z, op)
     k = "lag" if kind == "none" else kind
+    basis = init_basis(y, Z, op, k)
     out = []
     for i in range(0, len(r), chunk):
         block = _apply_jit(

@@ -487,8 +487,9 @@ class SpatialFit:
             more = f" and {bad.size - 10} more" if bad.size > 10 else ""
             warnings.warn(
                 f"Pareto k > 0.7 for {bad.size} observation(s) (unit, period): {named}{more}; "
-                "their LOO terms are unreliable: refit without them (exact LOO) or use "
-                "K-fold cross-validation.",
+                "their PSIS estimates are unreliable (often outliers: compare with "
+                "errors='student_t'); check them by exact leave-one-out or K-fold "
+                "cross-validation before trusting a close comparison.",
                 SamplingWarning,
                 stacklevel=2,
             )
