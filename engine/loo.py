@@ -72,12 +72,11 @@ def init_basis(y, Z, op: SparseW, kind: str = "lag") -> LooBasis:
     y = jnp.asarray(y)
     Zc = jnp.moveaxis(jnp.asarray(Z), 2, 0)  # (p, T, n): W acts on the last axis
     Wy, WZ = matvec(op, y), matvec(op, Zc)
-    head = [y, Wy + rmatvec(op, y), rmatvec(op, Wy)]
+    head = jnp.stack([y, Wy + rmatvec(op, y), rmatvec(op, Wy)])
+    cols = [Zc, rmatvec(op, Zc)]
     if kind == "error":
-        cols = [Zc, WZ + rmatvec(op, Zc), rmatvec(op, WZ)]
-    else:
-        cols = [Zc, rmatvec(op, Zc)]
-    return LooBasis(jnp.concatenate([jnp.stack(head), *cols]), column_sumsq(op))
+        cols = [Zc, WZ + cols[1], rmatvec(op, WZ)]
+    return LooBasis(jnp.concatenate([head, *cols]), column_sumsq(op))
 
 
 def basis_coefficients(r, beta, kind: str = "lag"):

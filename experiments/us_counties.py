@@ -59,9 +59,12 @@ def _specs(args) -> list[dict]:
 
 
 def _matches(fit, spec, args) -> bool:
+    from bayespatial.priors.spec import Priors
+
     a = fit.attrs
     return (
-        a["model"] == spec["model"]
+        a.get("priors") == repr(Priors())  # the defaults of this version
+        and a["model"] == spec["model"]
         and a["errors"] == spec["errors"]
         and a["formula"] == FORMULA
         and a["fe"] == args.fe

@@ -293,8 +293,8 @@ def choose_sampler(config: FitConfig) -> tuple[str, str]:
     if config.sampler == "exact":
         if not conjugate:
             raise ModelError(
-                "sampler='exact' needs the conjugate coefficient prior (ZellnerG); the priors "
-                "given are not conjugate: use sampler='nuts' or the default coefficient prior."
+                "sampler='exact' needs a conjugate coefficient prior (Flat or ZellnerG); the "
+                "priors given are not conjugate: use sampler='nuts' or the default."
             )
         return "exact", "requested"
     if config.sampler == "nuts":

@@ -6,11 +6,13 @@ design, and y is simulated from the model on the original scale,
     lag:   y_t = (I - rho W)^-1 (Z_t beta + e_t),
     error: y_t = Z_t beta + (I - lam W)^-1 e_t,     e_t ~ N(0, sigma^2 I),
 
-one sparse LU per draw. Two things have no proper prior and are held fixed,
-as stated in ``notes``: fixed effects (flat priors; set to zero, so draws are
+one sparse LU per draw. Coefficients need a proper prior (``ZellnerG`` or
+``Normal``; the flat default has no prior predictive, and asking for one
+with it raises). Two things have no proper prior and are held fixed, as
+stated in ``notes``: fixed effects (flat priors; set to zero, so draws are
 net of the effects) and the intercept under the g-prior (set to the mean of
-y). Comparing the spread of the draws with the data's (``scale_ratio``) shows
-how much the priors allow (Gabry et al. 2019, *JRSS A* 182, 389-402).
+y). Comparing the spread of the draws with the data's (``scale_ratio``)
+shows how much the priors allow (Gabry et al. 2019, *JRSS A* 182, 389-402).
 """
 
 from __future__ import annotations
@@ -82,6 +84,12 @@ def prior_predictive(
     )
     W, _, _, design, names, Z, cp = prepare(config, data, W)
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
+    improper = [n for n, f in zip(names, coef.flat_mask, strict=True) if f and n != "Intercept"]
+    if improper:
+        raise ValueError(
+            f"the prior predictive needs proper coefficient priors; {improper} have the flat "
+            "default. Pass priors=bsp.priors.Priors(coef=bsp.priors.ZellnerG()) or Normal(...)."
+        )
     a0, b0 = sigma2_prior(config, cp, design)
     rng = np.random.default_rng(seed)
     sigma2 = b0 / rng.gamma(a0, size=draws)

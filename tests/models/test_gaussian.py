@@ -12,7 +12,7 @@ from scipy import stats
 
 import bayespatial as bsp
 from bayespatial.models.gaussian import coef_log_prior
-from bayespatial.priors.spec import Normal, Priors
+from bayespatial.priors.spec import Normal, Priors, ZellnerG
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +39,13 @@ def test_nuts_and_exact_sampler_agree_on_columbus(columbus, model, quantiles_agr
 
 
 def test_coefficient_log_prior_matches_scipy():
-    """Zellner block on (x0, x2) with normals on x1: the sum of the scipy densities."""
+    """g-prior block (ZellnerG) and per-term normals (others flat): the scipy densities."""
     rng = np.random.default_rng(0)
     zz = np.cov(rng.normal(size=(3, 50))) * 50
-    prior = Priors(coef={"b": Normal(1.0, 2.0)}).coef_prior(["a", "b", "c"], zz, nobs=50)
     beta, sigma2 = np.array([0.3, -0.4, 1.2]), 1.7
-    block = zz[np.ix_([0, 2], [0, 2])] / 50
-    want = stats.multivariate_normal(np.zeros(2), sigma2 * np.linalg.inv(block)).logpdf(
-        beta[[0, 2]]
-    ) + stats.norm(1.0, 2.0).logpdf(beta[1])
-    assert float(coef_log_prior(beta, sigma2, prior)) == pytest.approx(want, rel=1e-10)
+    zellner = Priors(coef=ZellnerG()).coef_prior(["a", "b", "c"], zz, nobs=50)
+    want = stats.multivariate_normal(np.zeros(3), sigma2 * np.linalg.inv(zz / 50)).logpdf(beta)
+    assert float(coef_log_prior(beta, sigma2, zellner)) == pytest.approx(want, rel=1e-10)
+    mixed = Priors(coef={"b": Normal(1.0, 2.0)}).coef_prior(["a", "b", "c"], zz, nobs=50)
+    want = stats.norm(1.0, 2.0).logpdf(beta[1])  # a and c flat: they add nothing
+    assert float(coef_log_prior(beta, sigma2, mixed)) == pytest.approx(want, rel=1e-10)

@@ -49,3 +49,9 @@ def test_lag_prior_predictive_mean_is_the_dense_solve(sim):
     sd = np.sqrt(np.var(out.observed) * np.diag(np.linalg.inv(A.T @ A)))
     assert np.all(np.abs(out.y.mean(axis=0) - want) < 4 * sd / np.sqrt(2000))
     assert "rho" in out.params
+
+
+def test_flat_default_has_no_prior_predictive(sim):
+    df, W = sim
+    with pytest.raises(ValueError, match="proper coefficient priors"):
+        bsp.prior_predictive("sar", "y ~ x1 + x2", df, W, unit="unit", time="time")

@@ -4,6 +4,7 @@ from scipy import integrate, stats
 
 from bayespatial.priors.spec import (
     BetaInterval,
+    Flat,
     InverseGamma,
     Normal,
     Priors,
@@ -13,16 +14,38 @@ from bayespatial.priors.spec import (
 )
 
 
-def test_defaults_are_conjugate_and_scaled_to_the_data():
+def test_defaults_are_flat_conjugate_and_scaled_to_the_data():
     pri = defaults("sar")
+    assert pri.coef == Flat()
     assert pri.is_conjugate()
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(50, 3)) * [1.0, 10.0, 0.1]
     nig = pri.to_nig(Z.T @ Z, 50, var_y=4.0)
-    np.testing.assert_allclose(nig.precision, Z.T @ Z / 50)  # g = N
+    np.testing.assert_allclose(nig.precision, 0.0)
+    assert nig.flat == 3
     np.testing.assert_allclose(nig.mean, 0.0)
     assert nig.a0 == 0.01
     assert nig.b0 == pytest.approx(0.04)
+
+
+def test_zellner_g_is_the_unit_information_prior_on_centred_slopes():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(50, 3)) * [1.0, 10.0, 0.1]
+    nig = Priors(coef=ZellnerG()).to_nig(Z.T @ Z, 50, var_y=4.0)
+    np.testing.assert_allclose(nig.precision, Z.T @ Z / 50)  # g = N
+    assert nig.flat == 0
+    Zi = np.column_stack([np.ones(50), Z])
+    nig = Priors(coef=ZellnerG()).to_nig(Zi.T @ Zi, 50, 4.0, names=["Intercept", "a", "b", "c"])
+    Zc = Z - Z.mean(axis=0)
+    np.testing.assert_allclose(nig.precision[1:, 1:], Zc.T @ Zc / 50)
+    assert nig.flat == 1
+
+
+def test_per_term_normals_leave_the_other_terms_flat():
+    coef = Priors(coef={"b": Normal(0.0, 2.0)}).coef_prior(["a", "b"], np.eye(2), 10)
+    np.testing.assert_array_equal(coef.flat_mask, [1.0, 0.0])
+    np.testing.assert_array_equal(coef.nig_mask, [0.0, 0.0])
+    assert coef.normal_sd[1] == 2.0
 
 
 def test_non_conjugate_override_is_reported():
