@@ -87,6 +87,7 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
                     "parameter": name,
                     "error": float(v.mean() - value),
                     "covered": bool(lo <= value <= hi),
+                    "priors": fit.attrs["priors"],
                 }
             )
     return rows
@@ -126,6 +127,13 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     reps = 20 if args.quick else args.reps
     raw_path = args.out / "raw.csv"
     raw = pd.read_csv(raw_path) if raw_path.exists() else pd.DataFrame()
+    if len(raw):  # resume only replications fitted under the current default priors
+        from bayespatial.priors.spec import Priors
+
+        current = raw.get("priors", pd.Series("", index=raw.index)) == repr(Priors())
+        if not current.all():
+            console.log(f"dropping {int((~current).sum())} saved rows fitted under other priors")
+        raw = raw[current]
     done = set(raw["rep"]) if len(raw) else set()
     t0 = time.perf_counter()
     for rep in range(reps):

@@ -35,7 +35,7 @@ def update_section(path: Path, heading: str, section: str) -> None:
     """Replace (or append) the section starting with ``heading`` in a Markdown file."""
     path = Path(path)
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start = text.find(heading)
+    start = text.find(heading + "\n")  # the whole heading line, not a prefix of another
     if start >= 0:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + ("" if end < 0 else text[end + 1 :])

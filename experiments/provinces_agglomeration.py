@@ -103,6 +103,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="instead: R simulated replications: coverage of Table 3 and LOO verdict rates",
     )
     p.add_argument("--markdown", type=Path, default=None, help="BENCHMARKS.md (--recovery)")
+    p.add_argument(
+        "--prior",
+        choices=("flat", "zellner"),
+        default="flat",
+        help="coefficient prior: the flat default or Zellner's g-prior (g = N)",
+    )
     return p.parse_args(argv)
 
 
@@ -329,6 +335,13 @@ def loo_verdicts(fits: dict, measure: str) -> pd.DataFrame:
 RECOVERY_HEADING = "## Provincial agglomeration design: recovery and LOO verdicts"
 
 
+def coef_priors(name: str):
+    """Priors for ``--prior``: None (the flat default) or Zellner's g-prior."""
+    from bayespatial.priors.spec import Priors, ZellnerG
+
+    return None if name == "flat" else Priors(coef=ZellnerG())
+
+
 def recovery(args, console) -> dict:
     """Coverage of the national SLM and how often LOO picks each model, over replications."""
     import warnings
@@ -345,6 +358,7 @@ def recovery(args, console) -> dict:
                 label: bsp.fit(
                     model, f, frame, W, unit="province", time="year", fe="twoway",
                     drop_initial=2, durbin=durbin, draws=args.draws or 500, seed=rep,
+                    priors=coef_priors(args.prior),
                 )
                 for label, (model, durbin) in MODELS.items()
             }  # fmt: skip
@@ -377,19 +391,28 @@ def recovery(args, console) -> dict:
     write_table(cover, args.out / "recovery_coverage.csv")
     write_table(verdicts.reset_index(), args.out / "recovery_loo.csv")
     se = np.sqrt(0.95 * 0.05 / args.recovery)
+    zellner = args.prior == "zellner"
+    heading = RECOVERY_HEADING + (" (Zellner's g-prior, g = N)" if zellner else "")
     section = "\n".join(
         [
-            RECOVERY_HEADING,
+            heading,
             "",
             "Command: `python -m bayespatial.experiments.provinces_agglomeration --recovery "
             f"{args.recovery} --out out/provinces"
+            + (" --prior zellner" if zellner else "")
             + (f" --markdown {args.markdown.name}" if args.markdown else "")
             + f"` ({time.perf_counter() - t0:.0f} s, 2-core CPU). Freshly simulated panels "
             "of the study's design (30 provinces, 2002-2018, two-way FE, contiguity W); each "
             "measure's outcome is an SLM with Table 3's column as truth. National SLM: 95% "
             f"interval coverage (standard error {se:.3f}) and bias of the posterior mean; LOO: "
             "share of replications in which each of SLM, SEM, SDM has the highest elpd, and "
-            "in which SLM beats SEM by more than 2 standard errors of the difference.",
+            "in which SLM beats SEM by more than 2 standard errors of the difference. "
+            + (
+                "Same design and seeds as the section above, coefficients under the g-prior "
+                "(the default before 2026-11-23), for comparison."
+                if zellner
+                else "Default priors (flat coefficients)."
+            ),
             "",
             cover.round(4).to_markdown(index=False),
             "",
@@ -401,7 +424,7 @@ def recovery(args, console) -> dict:
     if args.markdown is not None:
         from bayespatial.experiments.outputs import update_section
 
-        update_section(args.markdown, RECOVERY_HEADING, section)
+        update_section(args.markdown, heading, section)
     console.print(section)
     return {"coverage": cover, "loo": verdicts}
 
@@ -434,7 +457,13 @@ def main(args: argparse.Namespace) -> dict:
     def outcome(measure):
         return f"lnCO2_{measure}" if simulated else args.y
 
-    common = {"unit": args.unit, "time": args.time, "draws": draws, "seed": args.seed}
+    common = {
+        "unit": args.unit,
+        "time": args.time,
+        "draws": draws,
+        "seed": args.seed,
+        "priors": coef_priors(args.prior),
+    }
     t0 = time.perf_counter()
 
     # ---- diagnostics: Moran's I by year, LM tests

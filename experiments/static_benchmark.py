@@ -11,16 +11,16 @@ Cases (two-way fixed effects unless said):
   x 10 periods), SAR and SDM: exact sampler, NUTS on sufficient statistics,
   the Student-t streaming path, and the baseline.
 
-Baseline, written here: a plain NumPyro SAR on the same priors (Zellner block,
-inverse-gamma sigma^2, uniform rho) whose likelihood is per observation: every
-gradient forms W y with a sparse product, removes unit and period means and
-sums the Gaussian log densities of the N residuals (with the Lee-Yu degrees of
-freedom, so the posterior is the same); raw (beta, rho, sigma^2) under NUTS'
-default diagonal mass matrix. Its log-determinant is bayespatial's (exact
-eigenvalues on NAT, the same Chebyshev approximation at 10^6), so the ratio
-isolates the likelihood path and the parameterisation. Wall times include
-precomputation (design, cross-products, log-determinant set-up) and
-compilation; data simulation is not timed. Peak memory is the maximum
+Baseline, written here: a plain NumPyro SAR on the same priors (the defaults of
+`bayespatial.priors.spec`, numbers from the same `coef_prior`) whose likelihood
+is per observation: every gradient forms W y with a sparse product, removes unit
+and period means and sums the Gaussian log densities of the N residuals (with
+the Lee-Yu degrees of freedom, so the posterior is the same); raw (beta, rho,
+sigma^2) under NUTS' default diagonal mass matrix. Its log-determinant is
+bayespatial's (exact eigenvalues on NAT, the same Chebyshev approximation at
+10^6), so the ratio isolates the likelihood path and the parameterisation. Wall
+times include precomputation (design, cross-products, log-determinant set-up)
+and compilation; data simulation is not timed. Peak memory is the maximum
 resident set size of the process that ran the case (each case runs in its own
 process).
 
