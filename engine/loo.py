@@ -9,7 +9,9 @@ and the leave-one-out conditional density of y_i given all other y is
     log p(y_i | y_-i) = -1/2 log 2 pi + 1/2 log qbar_i - 1/2 g_i^2 / qbar_i,
 
 with e the structural residual (A y - Z beta, or A (y - Z beta)) and W_ii = 0.
-No inverse and no log-determinant: O(nnz(W)) per draw and period. Panels are
+No inverse and no log-determinant: O(nnz(W)) per draw and period, and after a
+one-off O(nnz(W) T p) basis (`LooBasis`) a block of draws is one matrix
+product with a handful of fixed arrays. Student-t errors: `loo_student`. Panels are
 handled period by period on the fixed-effect-transformed (demeaned) data: what
 is left out is one unit-period, given the other units of that period (and, for
 dynamic models, given the lags); see `bayespatial.models.results`.
