@@ -73,8 +73,11 @@ def test_user_data_without_weights_needs_province_units(tmp_path):
 @pytest.mark.slow
 def test_recovery_coverage_and_loo_verdicts(tmp_path):
     """20 replications: every Table 3 parameter's 95% interval covers the truth in at
-    least 14 of 20 (binomial(20, 0.95) gives >= 15 with probability 0.997); for the
-    outcome with rho = 0.256, LOO picks SLM over SEM clearly in most replications."""
+    least 14 of 20 (binomial(20, 0.95) gives >= 15 with probability 0.997). LOO: SLM
+    beats SEM by > 2 dse in about 81% of replications for OA (rho = 0.256) and 21% for
+    TA (rho = -0.007), measured over 100 (BENCHMARKS.md); at 20 replications, >= 10 of
+    20 for OA and <= 10 of 20 for TA each fail with probability < 0.001."""
     out = pa.main(pa.parse_args(["--out", str(tmp_path), "--recovery", "20", "--draws", "300"]))
     assert (out["coverage"]["coverage"] >= 0.7).all(), out["coverage"]
-    assert out["loo"].loc["lnOA", "slm_clearly_over_sem"] >= 0.8
+    assert out["loo"].loc["lnOA", "slm_clearly_over_sem"] >= 0.5
+    assert out["loo"].loc["lnTA", "slm_clearly_over_sem"] <= 0.5
