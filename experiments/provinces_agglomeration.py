@@ -8,7 +8,8 @@ lnCO2 on one agglomeration measure (output OA, labour LA, capital CA or
 technology TA) at t, t-1 and t-2, one measure per model, controls lnEE, lnGDP,
 lnFDI, lnIS, two-way fixed effects.
 
-- Diagnostics: global Moran's I of the outcome by year (the study's Fig. 3);
+- Diagnostics: global Moran's I of the outcome by year (the study's Fig. 3) and
+  Moran scatter plots for 2002, 2007, 2012 and 2018 (its Fig. 4);
   LM lag/error and robust forms on pooled OLS and on the two-way FE panel.
 - Table 3: national SLM for the four measures; direct/indirect/total effects
   (the SLM coefficient is not the marginal effect); Tables 4-7: SLM fitted
@@ -43,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayespatial.experiments.outputs import write_atomic, write_table
+from bayespatial.experiments.outputs import save_figure, write_atomic, write_table
 
 MEASURES = {
     "lnOA": "industrial output agglomeration",
@@ -437,6 +438,7 @@ def main(args: argparse.Namespace) -> dict:
     from rich.console import Console
 
     import bayespatial as bsp
+    from bayespatial.models.plots import moran_scatter
 
     console = Console()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -476,6 +478,18 @@ def main(args: argparse.Namespace) -> dict:
         ignore_index=True,
     )
     write_table(moran.round(4), args.out / "moran_by_year.csv")
+    years = [t for t in (2002, 2007, 2012, 2018) if t in set(sample[args.time])]
+    years = years or sorted(sample[args.time].unique())[:: max(1, sample[args.time].nunique() // 4)]
+    first = outcome(measures[0])
+    values = sample.set_index([args.time, args.unit])[first]
+    save_figure(
+        moran_scatter(
+            {t: values.loc[t].reindex(list(Wr.ids)).to_numpy() for t in years[:4]},
+            Wr,
+            f"Moran scatter plots of {first}",
+        ),
+        args.out / "moran_scatter.png",
+    )
     lm = []
     for m in measures:
         f = formula(outcome(m), m, controls)

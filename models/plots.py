@@ -92,3 +92,41 @@ def turning_point_plot(fit, x: str, quadratic: str | None = None, basis: str = "
         fontsize=9,
     )
     return fig
+
+
+def moran_scatter(panels: dict, W, title: str = "Moran scatter plots"):
+    """Moran scatter plots (Anselin 1996): standardised z against its spatial lag W z.
+
+    ``panels`` maps a label (e.g. a year) to the values of one variable in W's
+    unit order; W is row-standardised first. The fitted line's slope is Moran's
+    I; the title of each panel gives I and the share of units in the high-high
+    and low-low quadrants (positive association).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    Wm = (W if W.transform == "row" else W.row_standardize()).sparse
+    cols = min(len(panels), 2)
+    rows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.5 * rows), squeeze=False)
+    for ax, (label, values) in zip(axes.ravel(), panels.items(), strict=False):
+        x = np.asarray(values, dtype=float)
+        z = (x - x.mean()) / x.std()
+        wz = Wm @ z
+        slope = float(z @ wz / (z @ z))
+        share = float(np.mean(z * wz > 0))
+        ax.scatter(z, wz, s=14, alpha=0.8)
+        grid = np.linspace(z.min(), z.max(), 2)
+        ax.plot(grid, slope * grid, color="C3", lw=1.2)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.axvline(0, color="grey", lw=0.6)
+        ax.set_title(f"{label}: I = {slope:.3f}, HH + LL = {share:.0%}")
+        ax.set_xlabel("z")
+        ax.set_ylabel("W z")
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -35,6 +35,7 @@ def test_smoke_embedded_data_then_user_data(tmp_path):
         "summary.md",
         "fits/lnOA_SLM.nc",
         "fits/lnOA_SLM_west.nc",
+        "moran_scatter.png",
     ):
         assert (tmp_path / "a" / name).exists(), name
     assert sorted(out["moran"]["time"]) == list(range(2002, 2019))

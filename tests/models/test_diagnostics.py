@@ -151,3 +151,13 @@ def test_lm_tests_detect_a_spatial_lag():
     stat = table.set_index("test")["statistic"]
     assert stat["LM lag"] > 30
     assert stat["Robust LM lag"] > stat["Robust LM error"]
+
+
+def test_moran_scatter_slope_is_morans_i():
+    from bayespatial.models.plots import moran_scatter
+
+    data = bsp.load_columbus()
+    df = data.frame.assign(id=list(data.W.ids))
+    moran_i = bsp.moran(df, data.W, "CRIME", unit="id")["I"].iloc[0]
+    fig = moran_scatter({"columbus": df["CRIME"].to_numpy()}, data.W)
+    assert f"I = {moran_i:.3f}" in fig.axes[0].get_title()
