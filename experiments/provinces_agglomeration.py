@@ -79,6 +79,8 @@ TABLE3 = {
 SIGMA = 0.13
 FIRST_YEAR, START, LAST_YEAR = 2000, 2002, 2018
 REGIONS = ("east", "central", "west")
+MIN_REGION = 5
+"""Fewest units for a region-specific fit (two-way FE leave n - 1 cross-sectional contrasts)."""
 MODELS = {"SLM": ("sar", False), "SEM": ("sem", False), "SDM": ("sdm", True)}
 
 
@@ -535,15 +537,19 @@ def main(args: argparse.Namespace) -> dict:
     write_table(loo.round(3), args.out / "loo_slm_sem_sdm.csv")
 
     # ---- regional SLM fits (Tables 4-7)
-    regional = {}
+    regional, skipped = {}, []
     if region is not None:
         units = list(Wr.ids)
+        present = list(dict.fromkeys(str(region.get(u)) for u in units))
+        labels = [r for r in REGIONS if r in present] + [r for r in present if r not in REGIONS]
+        groups = {r: [u for u in units if str(region.get(u)) == r] for r in labels}
+        for r, members in groups.items():
+            if len(members) < MIN_REGION:
+                skipped.append(f"{r} ({len(members)} unit(s); a regional fit needs {MIN_REGION})")
+        groups = {r: g for r, g in groups.items() if len(g) >= MIN_REGION}
         for m in measures:
             cols = {}
-            for r in REGIONS:
-                members = [u for u in units if region.get(u) == r]
-                if len(members) < 3:
-                    continue
+            for r, members in groups.items():
                 sub = frame[frame[args.unit].isin(members)]
                 console.log(f"{m}: SLM, {r} ({len(members)} provinces)")
                 fit = bsp.fit(
@@ -567,6 +573,9 @@ def main(args: argparse.Namespace) -> dict:
     if simulated:
         write_table(checks.round(4), args.out / "truth_check.csv")
     summary = _summary(args, measures, moran, lm, table3, effects_cells, regional, loo, checks)
+    if skipped:
+        summary += "\nRegions without a regional fit: " + "; ".join(skipped) + ".\n"
+        console.log("regions without a regional fit: " + "; ".join(skipped))
     summary = summary.replace("{seconds}", f"{seconds:.0f}").replace("{draws}", str(draws))
     write_atomic(args.out / "summary.md", summary)
     console.print(table3.to_string(index=False))

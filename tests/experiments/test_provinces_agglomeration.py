@@ -82,3 +82,15 @@ def test_recovery_coverage_and_loo_verdicts(tmp_path):
     assert (out["coverage"]["coverage"] >= 0.7).all(), out["coverage"]
     assert out["loo"].loc["lnOA", "slm_clearly_over_sem"] >= 0.5
     assert out["loo"].loc["lnTA", "slm_clearly_over_sem"] <= 0.5
+
+
+def test_user_regions_any_labels_and_small_ones_reported(tmp_path):
+    frame, _, table = pa.simulate_study(3)
+    labels = ["north"] * 15 + ["south"] * 12 + ["tiny"] * 3
+    frame["zone"] = frame["province"].map(dict(zip(table.province, labels, strict=True)))
+    path = tmp_path / "user.csv"
+    frame.rename(columns={"lnCO2_lnOA": "lnCO2"}).to_csv(path, index=False)
+    argv = ["--out", str(tmp_path / "o"), "--data", str(path), "--region", "zone"]
+    out = pa.main(pa.parse_args([*argv, "--measures", "lnOA", "--draws", "100"]))
+    assert list(out["regional"]["lnOA"].columns) == ["term", "north (15)", "south (12)"]
+    assert "tiny (3 unit(s)" in (tmp_path / "o" / "summary.md").read_text()
