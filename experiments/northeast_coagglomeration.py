@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespatial.experiments.outputs import save_figure, write_atomic, write_table
+from bayespatial.experiments.outputs import read_table, save_figure, write_atomic, write_table
 
 CONTROLS = ["GOV", "LnPGDP", "FDI", "LnRD", "TI", "LnER"]
 # mean, sd, min, max (Table 1 of the study; FDI's sd of 0.529 exceeds its range, 0.05 used)
@@ -157,21 +157,12 @@ def simulate_study(seed: int):
     return frame, W, cities
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix in (".xlsx", ".xls"):
-        return pd.read_excel(path)
-    return pd.read_csv(path)
-
-
 def load_user(args):
     """The user's panel and W (``--data``, ``--weights``)."""
     from bayespatial.data import weights
     from bayespatial.data.errors import WeightsError
 
-    frame = _read_table(args.data)
+    frame = read_table(args.data)
     if args.weights is None:
         raise WeightsError("--data needs --weights: a GAL file, an edge list or coordinates.")
     if args.weights.suffix.lower() == ".gal":
@@ -179,7 +170,7 @@ def load_user(args):
 
         W = weights.from_libpysal(libpysal.io.open(str(args.weights)).read())
     else:
-        table = _read_table(args.weights)
+        table = read_table(args.weights)
         if {"lon", "lat"} <= set(table.columns):
             econ = frame.groupby(args.unit)[args.econ].mean().reindex(table[args.unit])
             W = weights.economic_geographic(

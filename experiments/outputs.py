@@ -42,3 +42,13 @@ def update_section(path: Path, heading: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     write_atomic(path, text)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A user's table: CSV, Parquet or Excel, by the suffix of ``path``."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix in (".xlsx", ".xls"):
+        return pd.read_excel(path)
+    return pd.read_csv(path)

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayespatial.experiments.outputs import save_figure, write_atomic, write_table
+from bayespatial.experiments.outputs import read_table, save_figure, write_atomic, write_table
 
 MEASURES = {
     "lnOA": "industrial output agglomeration",
@@ -204,22 +204,13 @@ def simulate_study(seed: int):
     return frame, W, table
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix in (".xlsx", ".xls"):
-        return pd.read_excel(path)
-    return pd.read_csv(path)
-
-
 def load_user(args):
     """The user's panel, unstandardised W and region of each unit (or None)."""
     from bayespatial.data import weights
     from bayespatial.data.datasets import load_china_provinces
-    from bayespatial.data.errors import WeightsError
+    from bayespatial.data.errors import PanelError, WeightsError
 
-    frame = _read_table(args.data)
+    frame = read_table(args.data)
     table, embedded = load_china_provinces()
     units = set(frame[args.unit].unique()) if args.unit in frame else set()
     is_provinces = units == set(table.province)
@@ -229,7 +220,7 @@ def load_user(args):
 
             W = weights.from_libpysal(libpysal.io.open(str(args.weights)).read())
         else:
-            W = weights.from_edges(_read_table(args.weights))
+            W = weights.from_edges(read_table(args.weights))
     elif is_provinces:
         W = embedded
     else:
@@ -238,6 +229,13 @@ def load_user(args):
             f"of the embedded contiguity (column {args.unit!r})."
         )
     if args.region in frame:
+        labels = frame.groupby(args.unit)[args.region].nunique(dropna=False)
+        if (labels > 1).any():
+            bad = list(labels.index[labels > 1][:5])
+            raise PanelError(
+                f"column {args.region!r} gives some units more than one region over time, "
+                f"e.g. {bad}; a unit's region must be the same in every period."
+            )
         region = frame.groupby(args.unit)[args.region].first()
     elif is_provinces:
         region = table.set_index("province")["region"]

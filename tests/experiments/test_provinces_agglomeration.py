@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayespatial.data.errors import WeightsError
+from bayespatial.data.errors import PanelError, WeightsError
 from bayespatial.experiments import provinces_agglomeration as pa
 
 
@@ -94,3 +94,12 @@ def test_user_regions_any_labels_and_small_ones_reported(tmp_path):
     out = pa.main(pa.parse_args([*argv, "--measures", "lnOA", "--draws", "100"]))
     assert list(out["regional"]["lnOA"].columns) == ["term", "north (15)", "south (12)"]
     assert "tiny (3 unit(s)" in (tmp_path / "o" / "summary.md").read_text()
+
+
+def test_user_region_must_be_constant_within_units(tmp_path):
+    frame, _, _ = pa.simulate_study(3)
+    frame.loc[frame.index[-1], "region"] = "east" if frame["region"].iloc[-1] != "east" else "west"
+    path = tmp_path / "user.csv"
+    frame.rename(columns={"lnCO2_lnOA": "lnCO2"}).to_csv(path, index=False)
+    with pytest.raises(PanelError, match="more than one region"):
+        pa.main(pa.parse_args(["--out", str(tmp_path / "o"), "--data", str(path)]))
