@@ -62,7 +62,8 @@ class ExactDraws(NamedTuple):
     """Unnormalised log posterior density on the grid."""
 
 
-def _posterior_terms(cp: CrossProducts, prior: NIGPrior, r: np.ndarray, kind: str):
+def posterior_terms(cp: CrossProducts, prior: NIGPrior, r: np.ndarray, kind: str):
+    """NIG posterior (P_n, m_n, a_n, b_n) of (beta, sigma^2) at each r (module docstring)."""
     yy, zy, zz = quadratic_forms(cp, r, kind)
     pn = prior.precision[None] + zz
     rhs = (prior.precision @ prior.mean)[None] + zy
@@ -83,7 +84,7 @@ def log_density(
 ) -> np.ndarray:
     """Unnormalised log p(r | y) at the points r (see the module docstring)."""
     r = np.atleast_1d(np.asarray(r, dtype=float))
-    pn, _, an, bn = _posterior_terms(cp, prior, r, kind)
+    pn, _, an, bn = posterior_terms(cp, prior, r, kind)
     ld = cp.logdet_mult * np.asarray(logdet(r))
     if cp.drop_unit_root:
         ld = ld - cp.logdet_mult * np.log1p(-r)
@@ -97,23 +98,20 @@ def _cdf(grid, logd):
     return cdf / cdf[-1]
 
 
-def sample(
+def posterior_grid(
     cp: CrossProducts,
     prior: NIGPrior,
     bounds: tuple[float, float],
     logdet: Callable[[np.ndarray], np.ndarray],
     log_prior: Callable[[np.ndarray], np.ndarray],
-    draws: int,
-    rng: np.random.Generator,
     kind: str = "lag",
     points: int = 2049,
-) -> ExactDraws:
-    """Draw (r, sigma, beta) exactly: adaptive grid for r, then conjugate draws.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grid over the posterior mass of r and the unnormalised log density there.
 
     The grid first spans the open interval ``bounds`` (``points`` points), then
     is rebuilt over the region holding all but 1e-12 of the mass, widened by
-    two coarse steps, with ``points`` points again; r is drawn by inverting the
-    trapezoid CDF there.
+    two coarse steps, with ``points`` points again.
     """
     lo, hi = bounds
     eps = 1e-9 * (hi - lo)
@@ -126,9 +124,28 @@ def sample(
     left = max(grid[0], np.interp(1e-12, cdf, grid) - 2 * step)
     right = min(grid[-1], np.interp(1 - 1e-12, cdf, grid) + 2 * step)
     grid = np.linspace(left, right, points)
-    logd = log_density(cp, prior, grid, logdet, log_prior, kind)
+    return grid, log_density(cp, prior, grid, logdet, log_prior, kind)
+
+
+def sample(
+    cp: CrossProducts,
+    prior: NIGPrior,
+    bounds: tuple[float, float],
+    logdet: Callable[[np.ndarray], np.ndarray],
+    log_prior: Callable[[np.ndarray], np.ndarray],
+    draws: int,
+    rng: np.random.Generator,
+    kind: str = "lag",
+    points: int = 2049,
+) -> ExactDraws:
+    """Draw (r, sigma, beta) exactly: r on the adaptive grid, then the rest.
+
+    r by inverting the trapezoid CDF on `posterior_grid`, then sigma^2 and beta
+    from their conjugate conditionals.
+    """
+    grid, logd = posterior_grid(cp, prior, bounds, logdet, log_prior, kind, points)
     r = np.interp(rng.uniform(size=draws), _cdf(grid, logd), grid)
-    pn, mn, an, bn = _posterior_terms(cp, prior, r, kind)
+    pn, mn, an, bn = posterior_terms(cp, prior, r, kind)
     sigma2 = bn / rng.gamma(an, size=draws)
     chol = np.linalg.cholesky(np.linalg.inv(pn))
     beta = mn + np.sqrt(sigma2)[:, None] * np.einsum(
@@ -146,7 +163,7 @@ def sample_regression(
     quantities of the module docstring at r = 0 (Z may hold W X columns).
     """
     r = np.zeros(draws)
-    pn, mn, an, bn = _posterior_terms(cp, prior, r[:1], "lag")
+    pn, mn, an, bn = posterior_terms(cp, prior, r[:1], "lag")
     sigma2 = bn[0] / rng.gamma(an, size=draws)
     chol = np.linalg.cholesky(np.linalg.inv(pn[0]))
     beta = mn[0] + np.sqrt(sigma2)[:, None] * (rng.standard_normal((draws, cp.p)) @ chol.T)

@@ -134,6 +134,25 @@ def psis_loo(idata: az.InferenceData):
         return az.loo(idata, pointwise=True)
 
 
+def exact_elpd(psis, loo_i: np.ndarray):
+    """An ELPDData with exact pointwise LOO values in place of PSIS's.
+
+    elpd_loo = sum(loo_i), se = sqrt(n var(loo_i)) (as ArviZ computes it),
+    p_loo = lppd - elpd_loo with lppd from the same draws; Pareto k set to 0
+    (no importance sampling).
+    """
+    out = psis.copy()
+    loo_i = np.asarray(loo_i, dtype=float).ravel()
+    lppd = float(psis["elpd_loo"] + psis["p_loo"])
+    out["elpd_loo"] = float(loo_i.sum())
+    out["se"] = float(np.sqrt(loo_i.size * np.var(loo_i)))
+    out["p_loo"] = lppd - out["elpd_loo"]
+    out["loo_i"] = psis["loo_i"].copy(data=loo_i)
+    out["pareto_k"] = psis["pareto_k"].copy(data=np.zeros_like(loo_i))
+    out["warning"] = False
+    return out
+
+
 def compare_idata(idatas: dict, ic: str = "loo"):
     """ArviZ ``compare`` of InferenceData holding a log_likelihood group."""
     import warnings

@@ -24,6 +24,7 @@ from bayespatial.models.arviz_io import (
     add_log_likelihood,
     compare_idata,
     ess_rhat,
+    exact_elpd,
     identical,
     psis_loo,
     read_netcdf,
@@ -65,6 +66,7 @@ def assemble(
     notes: tuple,
     timings: dict,
     extra_attrs: dict | None = None,
+    exact_loo: np.ndarray | None = None,
 ) -> SpatialFit:
     """Build the `SpatialFit` of one run (posterior on the user's scale, with names)."""
     terms = list(design.names)
@@ -96,6 +98,9 @@ def assemble(
     if design.ylag is not None:
         constant["y_lag"] = design.ylag
         dims["y_lag"] = obs_dims
+    if exact_loo is not None:  # exact log p(y_it | y_-it), `bayespatial.engine.loo_exact`
+        constant["loo_exact"] = exact_loo[0] if cross_section else exact_loo
+        dims["loo_exact"] = obs_dims
     if quadrature is not None:
         nodes = np.asarray(quadrature.nodes)
         constant.update(
@@ -471,13 +476,33 @@ class SpatialFit:
             return self
         return SpatialFit(add_log_likelihood(self.idata, self.log_likelihood()))
 
-    def loo(self, pointwise: bool = True):
-        """PSIS-LOO (ArviZ ELPDData) from the exact conditional pointwise log-likelihood.
+    def loo(self, pointwise: bool = True, method: str = "psis"):
+        """LOO (ArviZ ELPDData) from the exact conditional pointwise log-likelihood.
 
-        Warns (`SamplingWarning`) naming the (unit, period) of observations whose
+        ``method="psis"``: Pareto-smoothed importance sampling over the draws;
+        warns (`SamplingWarning`) naming the (unit, period) of observations whose
         Pareto k exceeds 0.7, where the importance-sampling estimate is unreliable.
+        ``method="exact"``: exact leave-one-out predictive densities without
+        refits (`bayespatial.engine.loo_exact`), stored at fit time for Gaussian
+        fits on the exact sampler without fixed effects or dynamic terms.
         """
+        if method not in ("psis", "exact"):
+            raise ValueError(f"method must be 'psis' or 'exact', not {method!r}.")
         fit = self.with_log_likelihood()
+        if method == "exact":
+            if "loo_exact" not in self.idata.constant_data:
+                raise ValueError(
+                    "exact LOO is computed for Gaussian fits on the exact sampler without "
+                    "fixed effects or dynamic terms (fe='none'); this fit has "
+                    f"sampler={self.attrs['sampler']!r}, fe={self.attrs['fe']!r}. "
+                    "Use method='psis'."
+                )
+            import warnings as _warnings
+
+            with _warnings.catch_warnings():
+                _warnings.simplefilter("ignore", SamplingWarning)
+                psis = psis_loo(fit.idata)
+            return exact_elpd(psis, self.idata.constant_data["loo_exact"].values)
         result = psis_loo(fit.idata)
         k = np.asarray(result.pareto_k)
         bad = np.flatnonzero(k > 0.7)
@@ -488,8 +513,12 @@ class SpatialFit:
             warnings.warn(
                 f"Pareto k > 0.7 for {bad.size} observation(s) (unit, period): {named}{more}; "
                 "their PSIS estimates are unreliable (often outliers: compare with "
-                "errors='student_t'); check them by exact leave-one-out or K-fold "
-                "cross-validation before trusting a close comparison.",
+                "errors='student_t'); "
+                + (
+                    "fit.loo(method='exact') computes every term exactly for this fit."
+                    if "loo_exact" in self.idata.constant_data
+                    else "check them by K-fold cross-validation before trusting a close comparison."
+                ),
                 SamplingWarning,
                 stacklevel=2,
             )
@@ -508,8 +537,11 @@ def load(path) -> SpatialFit:
     return SpatialFit(idata)
 
 
-def compare(fits: dict, ic: str = "loo"):
-    """LOO comparison table of fits on the same data (ArviZ ``compare``): elpd, se, weights."""
+def compare(fits: dict, ic: str = "loo", method: str = "psis"):
+    """LOO comparison table of fits on the same data (ArviZ ``compare``): elpd, se, weights.
+
+    ``method="exact"`` compares the exact leave-one-out values (`SpatialFit.loo`).
+    """
     if len(fits) < 2:
         raise ValueError("compare needs at least two fits, e.g. {'sar': f1, 'sem': f2}.")
     ys = [np.asarray(f.idata.observed_data["y"].values) for f in fits.values()]
@@ -518,4 +550,6 @@ def compare(fits: dict, ic: str = "loo"):
             "fits compared by LOO must use the same observations; these have outcomes of "
             f"shapes {[y.shape for y in ys]} (e.g. a dynamic model drops its first period)."
         )
+    if method == "exact":
+        return compare_idata({k: f.loo(method="exact") for k, f in fits.items()}, ic)
     return compare_idata({k: f.with_log_likelihood().idata for k, f in fits.items()}, ic)

@@ -202,3 +202,52 @@ def test_student_t_fit_loo_beats_gaussian_on_heavy_tailed_data():
         table = bsp.compare(fits)
     assert table.index[0] == "student_t"
     assert table.loc["gaussian", "elpd_diff"] > 2 * table.loc["gaussian", "dse"]
+
+
+@pytest.mark.parametrize(("model", "kind"), [("sar", "lag"), ("sem", "error")])
+def test_exact_loo_without_refits_equals_the_marginal_likelihood_ratio(model, kind):
+    """fit.loo(method="exact") (deletion algebra + quadrature in rho, no Monte Carlo)
+    against the dense marginal-likelihood-ratio oracle: agreement to the oracle's own
+    quadrature error (3e-5 for the SEM on 300 points)."""
+    W = weights.lattice(6, 6).row_standardize()
+    sim = simulate(model, W, beta=(1.0, -0.5), rho=0.5, lam=0.5, fe="none", intercept=1.0, seed=11)
+    exact = _oracle(sim.frame, "y", ["x1", "x2"], W, kind)
+    fit = bsp.fit(model, "y ~ x1 + x2", sim.frame, W, unit="unit", draws=200, seed=1)
+    loo = fit.loo(method="exact")
+    np.testing.assert_allclose(loo.loo_i.values, exact, atol=1e-4)
+    assert loo.elpd_loo == pytest.approx(exact.sum(), abs=1e-3)
+    assert float(loo.pareto_k.max()) == 0.0
+
+
+def test_exact_loo_on_a_pooled_panel_and_where_psis_fails():
+    """Pooled panel (fe='none', T = 2) against the oracle with W_NT = I_T ⊗ W; columbus
+    observation 7, whose PSIS Pareto k exceeds 1, exactly."""
+    W = weights.lattice(4, 4).row_standardize()
+    sim = simulate("sar", W, T=2, beta=(1.0, -0.5), rho=0.4, fe="none", intercept=1.0, seed=5)
+    fit = bsp.fit("sar", "y ~ x1 + x2", sim.frame, W, unit="unit", time="time", draws=200)
+    big = weights.from_sparse(np.kron(np.eye(2), W.sparse.toarray()))
+    exact = _oracle(sim.frame, "y", ["x1", "x2"], big, "lag")
+    np.testing.assert_allclose(fit.loo(method="exact").loo_i.values, exact, atol=1e-4)
+    data = bsp.load_columbus()
+    df = data.frame.assign(id=list(data.W.ids))
+    exact = _oracle(df, "CRIME", ["INC", "HOVAL"], data.W, "lag")
+    fit = bsp.fit("sar", "CRIME ~ INC + HOVAL", df, data.W, unit="id", draws=200, seed=0)
+    np.testing.assert_allclose(fit.loo(method="exact").loo_i.values, exact, atol=1e-5)
+
+
+def test_exact_loo_compare_round_trip_and_where_it_does_not_apply(panel, tmp_path):
+    W = weights.lattice(5, 5).row_standardize()
+    sim = simulate("sar", W, beta=(1.0, -0.5), rho=0.5, fe="none", intercept=1.0, seed=2)
+    fits = {
+        m: bsp.fit(m, "y ~ x1 + x2", sim.frame, W, unit="unit", draws=200) for m in ("sar", "sem")
+    }
+    table = bsp.compare(fits, method="exact")
+    assert set(table.index) == {"sar", "sem"}
+    back = bsp.load(fits["sar"].to_netcdf(tmp_path / "f.nc"))
+    np.testing.assert_array_equal(
+        back.loo(method="exact").loo_i.values, fits["sar"].loo(method="exact").loo_i.values
+    )
+    df, Wp = panel
+    fe_fit = bsp.fit("sar", "y ~ x1 + x2", df, Wp, unit="unit", time="time", fe="twoway", draws=50)
+    with pytest.raises(ValueError, match="method='psis'"):
+        fe_fit.loo(method="exact")
