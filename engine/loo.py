@@ -108,26 +108,25 @@ def apply_basis(basis: LooBasis, r, beta, sigma, kind: str = "lag"):
 _apply_jit = jax.jit(apply_basis, static_argnames="kind")
 
 
+def stream_draws(fn, per_draw: tuple, chunk: int, reduce=None):
+    """fn(*blocks) over blocks of ``chunk`` draws of the arrays ``per_draw`` (D, ...).
+
+    Returns the concatenated (D, ...) result, or the list of ``reduce(block)``
+    when given (for panels where draws x N does not fit in memory).
+    """
+    out = []
+    for i in range(0, len(per_draw[0]), chunk):
+        block = fn(*(jnp.asarray(a[i : i + chunk]) for a in per_draw))
+        out.append(reduce(block) if reduce is not None else np.asarray(block))
+    return out if reduce is not None else np.concatenate(out)
+
+
 def pointwise_draws(y, Z, op, r, beta, sigma, kind="lag", chunk: int = 64, reduce=None):
     """Pointwise log-likelihood for many draws: r, sigma (D,), beta (D, p) -> (D, T, n).
 
-    Draws are processed in chunks of ``chunk``; the data enter as arguments (no
-    constant folding of large arrays). ``reduce`` (a function of each (chunk, N)
-    block) returns its results instead of the full matrix, for panels where
-    draws x N does not fit in memory.
+    Draws are processed in chunks of ``chunk`` (`stream_draws`); the data enter
+    as arguments (no constant folding of large arrays).
     """
     k = "lag" if kind == "none" else kind
     basis = init_basis(y, Z, op, k)
-    out = []
-    for i in range(0, len(r), chunk):
-        block = _apply_jit(
-            basis,
-            jnp.asarray(r[i : i + chunk]),
-            jnp.asarray(beta[i : i + chunk]),
-            jnp.asarray(sigma[i : i + chunk]),
-            kind=k,
-        )
-        out.append(reduce(block) if reduce is not None else np.asarray(block))
-    if reduce is not None:
-        return out
-    return np.concatenate(out)
+    return stream_draws(lambda *d: _apply_jit(basis, *d, kind=k), (r, beta, sigma), chunk, reduce)

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
-from bayespatial.engine.loo import column_sumsq
+from bayespatial.engine.loo import column_sumsq, stream_draws
 from bayespatial.engine.sparse import SparseW, matvec, rmatvec
 
 STEP = 0.1
@@ -88,20 +88,5 @@ def _draws(kind: str):
 def pointwise_draws(y, Z, op, r, beta, sigma, nu, kind="lag", chunk: int = 16, reduce=None):
     """Pointwise log-likelihood for many draws: r, sigma, nu (D,), beta (D, p) -> (D, T, n)."""
     y, Z = jnp.asarray(y), jnp.asarray(Z)
-    k = "lag" if kind == "none" else kind
-    out = []
-    for i in range(0, len(r), chunk):
-        sl = slice(i, i + chunk)
-        block = _draws(k)(
-            y,
-            Z,
-            op,
-            jnp.asarray(r[sl]),
-            jnp.asarray(beta[sl]),
-            jnp.asarray(sigma[sl]),
-            jnp.asarray(nu[sl]),
-        )
-        out.append(reduce(block) if reduce is not None else np.asarray(block))
-    if reduce is not None:
-        return out
-    return np.concatenate(out)
+    apply = _draws("lag" if kind == "none" else kind)
+    return stream_draws(lambda *d: apply(y, Z, op, *d), (r, beta, sigma, nu), chunk, reduce)

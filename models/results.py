@@ -497,12 +497,8 @@ class SpatialFit:
                     f"sampler={self.attrs['sampler']!r}, fe={self.attrs['fe']!r}. "
                     "Use method='psis'."
                 )
-            import warnings as _warnings
-
-            with _warnings.catch_warnings():
-                _warnings.simplefilter("ignore", SamplingWarning)
-                psis = psis_loo(fit.idata)
-            return exact_elpd(psis, self.idata.constant_data["loo_exact"].values)
+            exact = self.idata.constant_data["loo_exact"].values
+            return exact_elpd(psis_loo(fit.idata), exact)
         result = psis_loo(fit.idata)
         k = np.asarray(result.pareto_k)
         bad = np.flatnonzero(k > 0.7)
