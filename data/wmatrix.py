@@ -173,6 +173,8 @@ class Weights:
             return self
         a = self.sparse
         rowsum = np.asarray(a.sum(axis=1)).ravel()
+        if self.rows_sum_to_one():  # already standardised (e.g. read from a file)
+            return Weights(sp.csr_matrix(a), self.ids, "row", None)
         inv = np.divide(1.0, rowsum, out=np.zeros_like(rowsum), where=rowsum > 0)
         w = sp.diags(inv) @ a
         base = self.symmetric_scale()
@@ -180,6 +182,16 @@ class Weights:
         if scale is not None and np.any(scale == 0):
             scale = np.where(scale == 0, 1.0, scale)
         return Weights(sp.csr_matrix(w), self.ids, "row", scale)
+
+    def rows_sum_to_one(self) -> bool:
+        """Whether W is row-standardised, by its label or by its values.
+
+        Rows must sum to 1 within 1e-10 (zero rows of islands allowed).
+        """
+        if self.transform == "row":
+            return True
+        rowsum = np.asarray(self.sparse.sum(axis=1)).ravel()
+        return bool(np.all((np.abs(rowsum - 1) < 1e-10) | (rowsum == 0)) and np.any(rowsum))
 
     def align(self, ids: Sequence) -> Weights:
         """Reorder W to the unit order ``ids`` (e.g. a panel's units).

@@ -29,6 +29,17 @@ from typing import NamedTuple
 import numpy as np
 
 FE_KINDS = ("none", "unit", "time", "twoway")
+FE_ALIASES = {"individual": "unit", "ind": "unit", "twoways": "twoway", "both": "twoway"}
+"""Spellings of R splm/SDPDmod ("individual", "twoways") and Stata xsmle ("ind", "both")."""
+
+
+def fe_kind(fe: str) -> str:
+    """The fixed-effects kind named by ``fe`` (an alias from `FE_ALIASES` allowed)."""
+    kind = FE_ALIASES.get(fe, fe)
+    if kind not in FE_KINDS:
+        aliases = ", ".join(f"{k!r} = {v!r}" for k, v in FE_ALIASES.items())
+        raise ValueError(f"fe must be one of {FE_KINDS} (aliases: {aliases}), not {fe!r}.")
+    return kind
 
 
 class CrossProducts(NamedTuple):

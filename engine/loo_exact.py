@@ -3,14 +3,18 @@
 For the conjugate models of `bayespatial.engine.conjugate` (one spatial
 parameter r on a grid, (beta, sigma^2) normal-inverse-gamma given r) the
 leave-one-out predictive density needs neither refits nor importance sampling.
-Given r, the conditional of one observation (`bayespatial.engine.loo`) is,
-after whitening by Q_ii = [A'A]_ii = 1 + r^2 sum_k W_ki^2,
+Given r, the conditional of one observation (`bayespatial.engine.loo`, fixed
+effects integrated out: B = I_T (x) A, M their annihilator) is, after
+whitening by Q_ii = [B'M B]_ii (sigma^2 = 1; 1 + r^2 sum_k W_ki^2 without effects),
 
     p(y_i | y_-i, beta, sigma^2, r) = sqrt(Q_ii) N(z_i; x_i'beta, sigma^2),
-    z_i = (A'A y)_i / sqrt(Q_ii),
-    x_i = (A'Z)_i / sqrt(Q_ii) (lag)   or   (A'A Z)_i / sqrt(Q_ii) (error),
+    z_i = (B'M B y)_i / sqrt(Q_ii),
+    x_i = (B'M Z)_i / sqrt(Q_ii) (lag)   or   (B'M B Z)_i / sqrt(Q_ii) (error),
 
-a linear-model factor of the likelihood. Removing it from the NIG posterior
+a linear-model factor of the likelihood. With fixed effects the NIG posterior
+at r is that of the Lee-Yu transformed likelihood (`bayespatial.engine.crossprod`),
+whose quadratic form is (B y - Z beta)' M (B y - Z beta): the same factorisation
+holds, so the algebra below is unchanged. Removing it from the NIG posterior
 (m, P, a, b) at r is the deletion algebra of least squares: with
 h = x'P^-1 x and e = z - x'm, the posterior without y_i has a - 1/2 and
 b - e^2 / (2 (1 - h)), and
@@ -38,10 +42,11 @@ NEGLIGIBLE = 50.0
 the ends of the interval A is nearly singular and they carry no mass)."""
 
 
-def pointwise(basis: np.ndarray, colsq: np.ndarray, kind: str, grid, log_weights, post):
+def pointwise(basis: np.ndarray, qpoly: np.ndarray, kind: str, grid, log_weights, post):
     """Exact log p(y_it | y_-it) (T, n) for a Gaussian lag/error model.
 
-    ``basis`` (K, T, n) is `bayespatial.engine.loo.LooBasis.arrays` for ``kind``;
+    ``basis`` (K, T, n) and ``qpoly`` (3, n) are `bayespatial.engine.loo.LooBasis`
+    for ``kind`` and the fit's fixed effects;
     ``post`` = (P, m, a, b) of the NIG posterior at each grid point (G, p, p),
     (G, p), scalar, (G,) (`bayespatial.engine.conjugate.posterior_terms`);
     ``log_weights`` (G,) the unnormalised log posterior of r times the
@@ -57,7 +62,7 @@ def pointwise(basis: np.ndarray, colsq: np.ndarray, kind: str, grid, log_weights
     keep = np.flatnonzero(log_w > log_w.max() - NEGLIGIBLE)
     acc = []
     for g, r in zip(keep, np.asarray(grid, dtype=float)[keep], strict=True):
-        q = 1.0 + r**2 * colsq  # (n,)
+        q = qpoly[0] + r * qpoly[1] + r**2 * qpoly[2]  # (n,)
         root = np.sqrt(q)
         z = (y_part[0] - r * y_part[1] + r**2 * y_part[2]) / root
         if kind == "lag":

@@ -31,6 +31,29 @@ def save_figure(fig, path: Path) -> Path:
     return Path(path)
 
 
+def source_revision() -> str:
+    """The git commit the package runs from ("+ changes" when the tree is modified), or ""."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + (" + changes" if dirty else "")
+
+
 def update_section(path: Path, heading: str, section: str) -> None:
     """Replace (or append) the section starting with ``heading`` in a Markdown file."""
     path = Path(path)

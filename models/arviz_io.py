@@ -125,13 +125,60 @@ def add_log_likelihood(idata: az.InferenceData, values: np.ndarray) -> az.Infere
     return out
 
 
-def psis_loo(idata: az.InferenceData):
-    """ArviZ PSIS-LOO with pointwise values (Vehtari, Gelman & Gabry 2017)."""
+def relative_ess(idata: az.InferenceData) -> float:
+    """r_eff as ArviZ's ``loo`` takes it: mean ESS ("mean" method) of the posterior / draws.
+
+    1 for a single chain, as in ArviZ.
+    """
     import warnings
 
+    post = idata.posterior
+    if post.sizes["chain"] == 1:
+        return 1.0
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # bayespatial names the bad k itself
-        return az.loo(idata, pointwise=True)
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant (constrained-zero) theta
+        ess_p = az.ess(post, method="mean")
+    values = np.hstack([ess_p[v].values.flatten() for v in ess_p.data_vars])
+    return float(values.mean() / (post.sizes["chain"] * post.sizes["draw"]))
+
+
+def elpd_data(loo_i: np.ndarray, pareto_k: np.ndarray, lppd_i: np.ndarray, n_samples: int):
+    """ArviZ ELPDData (log scale, pointwise) from PSIS-LOO terms, as ``az.loo`` builds it.
+
+    elpd_loo = sum(loo_i), se = sqrt(n var(loo_i)), p_loo = sum(lppd_i) - elpd_loo;
+    ``warning`` when any k exceeds min(1 - 1/log10(S), 0.7) (Vehtari et al. 2024).
+    """
+    import xarray as xr
+
+    n = loo_i.size
+    good_k = min(1 - 1 / np.log10(n_samples), 0.7)
+    elpd = float(loo_i.sum())
+    return az.ELPDData(
+        data=[
+            elpd,
+            float((n * np.var(loo_i)) ** 0.5),
+            float(lppd_i.sum()) - elpd,
+            n_samples,
+            n,
+            bool(np.any(pareto_k > good_k)),
+            xr.DataArray(loo_i, dims=("obs",), name="loo_i"),
+            xr.DataArray(pareto_k, dims=("obs",), name="pareto_shape"),
+            "log",
+            good_k,
+        ],
+        index=[
+            "elpd_loo",
+            "se",
+            "p_loo",
+            "n_samples",
+            "n_data_points",
+            "warning",
+            "loo_i",
+            "pareto_k",
+            "scale",
+            "good_k",
+        ],
+    )
 
 
 def exact_elpd(psis, loo_i: np.ndarray):
@@ -154,7 +201,7 @@ def exact_elpd(psis, loo_i: np.ndarray):
 
 
 def compare_idata(idatas: dict, ic: str = "loo"):
-    """ArviZ ``compare`` of InferenceData holding a log_likelihood group."""
+    """ArviZ ``compare`` of ELPDData (or InferenceData holding a log_likelihood group)."""
     import warnings
 
     with warnings.catch_warnings():

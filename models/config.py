@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bayespatial.data.errors import ModelError
+from bayespatial.engine.crossprod import fe_kind
 from bayespatial.priors.spec import Priors, defaults
 
 FAMILIES = {
@@ -22,7 +23,6 @@ FAMILIES = {
 
 SAMPLERS = ("auto", "exact", "nuts")
 ERRORS = ("gaussian", "student_t")
-FE = ("none", "unit", "time", "twoway")
 LOGDET = ("auto", "eigen", "lu_grid", "chebyshev", "taylor", "slq")
 
 
@@ -93,7 +93,10 @@ class FitConfig:
             raise ModelError(
                 "unit= is required: name the column holding the unit ids that match W.ids."
             )
-        _choice("fe", fe, FE)
+        try:
+            fe = fe_kind(fe)
+        except ValueError as err:
+            raise ModelError(str(err)) from None
         if time is None and fe != "none":
             raise ModelError(
                 f"fe={fe!r} needs a panel: pass time= (the period column), or use fe='none' "

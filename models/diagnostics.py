@@ -8,7 +8,7 @@ import pandas as pd
 from bayespatial.data.errors import WeightsError
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
-from bayespatial.engine.crossprod import FE_KINDS
+from bayespatial.engine.crossprod import fe_kind
 from bayespatial.engine.lmtests import TESTS
 from bayespatial.engine.lmtests import lm_tests as lm_stats
 from bayespatial.engine.moran import moran as moran_stat
@@ -60,8 +60,7 @@ def lm_tests(
     """
     if not isinstance(W, Weights):
         raise WeightsError(f"W must be bayespatial Weights, not {type(W).__name__}.")
-    if fe not in FE_KINDS:
-        raise ValueError(f"fe must be one of {FE_KINDS}, not {fe!r}.")
+    fe = fe_kind(fe)
     W = W if W.transform == "row" else W.row_standardize()
     panel = Panel.from_frame(data, unit, time, W=W)
     design = build_design(formula, panel, W, durbin=durbin, fe=fe, drop_initial=drop_initial)

@@ -36,6 +36,7 @@ from bayespatial.engine.crossprod import cross_products
 from bayespatial.engine.dynamic import stationary
 from bayespatial.engine.effects import init_quadrature, quadrature_from_state
 from bayespatial.engine.loo import init_basis
+from bayespatial.engine.precision import float64
 from bayespatial.models import student
 from bayespatial.models.arviz_io import ess_rhat
 from bayespatial.models.config import FitConfig
@@ -56,6 +57,7 @@ RHAT_MAX = 1.01
 ESS_MIN = 400
 
 
+@float64
 def fit(
     model: str,
     formula: str,
@@ -160,8 +162,8 @@ def fit(
     )
     full = run(config, data, W)
     if config.bias_correction == "jackknife":
-        return split_panel_jackknife(run, config, data, W, full)
-    return full
+        full = split_panel_jackknife(run, config, data, W, full)
+    return full.with_log_likelihood() if full.stores_log_likelihood() else full
 
 
 def prepare_weights(W) -> tuple[Weights, tuple]:
@@ -173,6 +175,8 @@ def prepare_weights(W) -> tuple[Weights, tuple]:
         )
     if W.transform == "row":
         return W, ()
+    if W.rows_sum_to_one():
+        return W.row_standardize(), ()
     return W.row_standardize(), ("W row-standardised (rows sum to one)",)
 
 
@@ -225,7 +229,7 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
     else:
         draws, stats, extra = _run_nuts(config, design, W, Z, cp, coef, state, interval, stable)
     exact_loo = None
-    if sampler == "exact" and config.fe == "none" and not config.dynamic:
+    if sampler == "exact" and not config.dynamic:
         if cp.nobs <= EXACT_LOO_MAX_OBS:
             exact_loo = _exact_loo(config, design, W, Z, cp, coef, *grid)
         else:
@@ -412,7 +416,10 @@ def _exact_loo(config, design, W, Z, cp, coef, grid, log_density) -> np.ndarray:
     """Exact log p(y_it | y_-it) (T, n) by `bayespatial.engine.loo_exact` (no refits).
 
     Exact where the likelihood factors as p(y_-i | theta) p(y_i | y_-i, theta):
-    Gaussian errors, the conjugate prior, no fixed effects and no dynamic terms.
+    Gaussian errors, the conjugate prior and no dynamic terms (fixed effects
+    integrated out as in `bayespatial.engine.loo`). Dynamic fits are left out:
+    y_it is also a regressor of period t + 1, so deleting its factor is not
+    leave-one-out, and stationarity rejection changes the posterior of r.
     The quadrature over r reuses the exact sampler's grid, thinned to at most
     257 points (1e-5 of the oracle in the tests).
     """
@@ -423,10 +430,10 @@ def _exact_loo(config, design, W, Z, cp, coef, grid, log_density) -> np.ndarray:
         stride = max(1, (grid.size - 1) // 256)
         grid, log_density = grid[::stride], log_density[::stride]
         log_w = loo_exact.trapezoid_log_weights(grid, log_density)
-    basis = init_basis(design.y, Z, sparse_engine.init(W.sparse), kind)
+    basis = init_basis(design.y, Z, sparse_engine.init(W.sparse), kind, config.fe)
     post = posterior_terms(cp, _nig(config, cp, design, coef), grid, kind)
     return loo_exact.pointwise(
-        np.asarray(basis.arrays), np.asarray(basis.colsq), kind, grid, log_w, post
+        np.asarray(basis.arrays), np.asarray(basis.qpoly), kind, grid, log_w, post
     )
 
 

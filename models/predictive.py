@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from bayespatial.engine.precision import float64
 from bayespatial.models.config import FitConfig
 from bayespatial.models.fit import prepare
 from bayespatial.models.sampling import sigma2_prior, zz
@@ -54,6 +55,7 @@ class PriorPredictive(NamedTuple):
         return pd.Series(np.quantile(ratio, q), index=[f"q{int(100 * x)}" for x in q])
 
 
+@float64
 def prior_predictive(
     model: str,
     formula: str,

@@ -9,6 +9,7 @@ the same tables: the spectral quadrature the effects need is stored in
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -18,21 +19,31 @@ import pandas as pd
 
 from bayespatial.data.errors import SamplingWarning, StationarityWarning
 from bayespatial.engine.dynamic import stationary
-from bayespatial.engine.effects import Quadrature, apply_effects, apply_long_run
+from bayespatial.engine.effects import (
+    Quadrature,
+    apply_effects,
+    apply_long_run,
+    total_moments,
+)
+from bayespatial.engine.precision import float64
 from bayespatial.engine.turning import summarise
 from bayespatial.models.arviz_io import (
     add_log_likelihood,
     compare_idata,
+    elpd_data,
     ess_rhat,
     exact_elpd,
     identical,
-    psis_loo,
     read_netcdf,
+    relative_ess,
     to_idata,
     write_netcdf,
 )
 
 SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
+LOG_LIK_MAX_VALUES = 10**8
+"""Largest draws x observations kept in ``idata.log_likelihood`` (800 MB in float64);
+above it LOO streams the pointwise log-likelihood by blocks of observations."""
 
 
 def _versions() -> str:
@@ -111,6 +122,8 @@ def assemble(
             }
         )
         dims.update({k: ["node"] for k in ("spectrum_re", "spectrum_im", "spectrum_weight")})
+        constant["total_moments"] = total_moments(W)  # 1'W^j 1 / n: islands' zero rows
+        dims["total_moments"] = ["moment"]
     attrs = {
         "model": config.model,
         "formula": config.formula,
@@ -219,14 +232,25 @@ class SpatialFit:
         for name in SCALARS:
             if name in post:
                 yield name, name, post[name].values
+            if name == "sigma":
+                yield "sigma2", "sigma2", post[name].values ** 2
 
     def summary(self, ci: float | None = None) -> pd.DataFrame:
-        """Tidy table: parameter, term, mean, sd, lower, upper, ess_bulk, r_hat."""
+        """Tidy table: parameter, term, mean, sd, lower, upper, ess_bulk, r_hat.
+
+        sigma2 (= sigma^2, as the peers report it) has its own row. For the exact
+        sampler the draws are independent, so ``ess_bulk`` is the number of draws
+        (not an estimate; ArviZ's would scatter around it), and r_hat compares
+        chains of independent draws.
+        """
         ci = self.attrs["ci"] if ci is None else ci
+        independent = self.attrs["sampler"] == "exact"
         rows = []
         for parameter, term, values in self._rows():
             lo, hi = _interval(values, ci)
             ess, rhat = ess_rhat(values)
+            if independent and np.isfinite(ess):
+                ess = float(values.size)
             rows.append(
                 {
                     "parameter": parameter,
@@ -241,6 +265,7 @@ class SpatialFit:
             )
         return pd.DataFrame(rows)
 
+    @float64
     def effect_draws(self, horizon: str = "short") -> dict:
         """Draws of the direct, indirect and total effects: name -> (draws, terms) frames.
 
@@ -269,12 +294,13 @@ class SpatialFit:
                 cd["spectrum_weight"].values,
             )
             rho = self.draws("rho")
+            c = cd["total_moments"].values if "total_moments" in cd else None
             if horizon == "short":
-                eff = apply_effects(q, rho, beta, theta)
+                eff = apply_effects(q, rho, beta, theta, c)
             else:
                 tau = self.draws("tau")
                 eta = self.draws("eta") if "eta" in post else np.zeros_like(tau)
-                eff = apply_long_run(q, rho, tau, eta, beta, theta)
+                eff = apply_long_run(q, rho, tau, eta, beta, theta, c)
             out = {k: np.asarray(getattr(eff, k)) for k in ("direct", "indirect", "total")}
             if horizon == "long":
                 bad = ~self.stationary_draws()
@@ -285,6 +311,15 @@ class SpatialFit:
         names = [terms[j] for j in keep]
         return {k: pd.DataFrame(v, columns=names) for k, v in out.items()}
 
+    def _effect_note(self, term: str, effect: str) -> str:
+        """Why an indirect effect is zero by construction, where it is."""
+        if effect != "indirect" or "rho" in self.idata.posterior or term in self.durbin_terms:
+            return ""
+        return (
+            f"no spillover of {term} in {self.model}: W {term} does not enter and there "
+            "is no spatial lag of y (fit sdem, slx or sdm to estimate one)"
+        )
+
     def stationary_draws(self) -> np.ndarray:
         """Per draw, whether (tau, rho, eta) is in the stable region (dsdm only)."""
         a = self.attrs
@@ -293,9 +328,11 @@ class SpatialFit:
         return stationary(tau, self.draws("rho"), eta, a["w_min"], a["w_max"])
 
     def effects(self, ci: float | None = None) -> pd.DataFrame:
-        """Tidy table: term, effect in {direct, indirect, total}, mean, sd, lower, upper.
+        """Tidy table: term, effect in {direct, indirect, total}, mean, sd, lower, upper, note.
 
-        Dynamic fits add ``horizon`` in {short, long}; long-run summaries use the
+        ``note`` says where an indirect effect is zero by construction (SEM, OLS, and
+        terms left out of ``durbin``): the error models spread shocks, not x. Dynamic
+        fits add ``horizon`` in {short, long}; long-run summaries use the
         stationary draws only (a `StationarityWarning` says how many were left out).
         """
         ci = self.attrs["ci"] if ci is None else ci
@@ -319,6 +356,7 @@ class SpatialFit:
                             "sd": float(v.std(ddof=1)),
                             "lower": lo,
                             "upper": hi,
+                            "note": self._effect_note(term, effect),
                         }
                     )
                     rows.append(row)
@@ -397,29 +435,11 @@ class SpatialFit:
             ]
         return table
 
-    def log_likelihood(self, chunk: int | None = None, reduce=None) -> np.ndarray:
-        """Exact pointwise log p(y_it | y_-it, theta) per draw, shape (chain, draw, obs).
-
-        `bayespatial.engine.loo` on the data after the fit's fixed-effect
-        transformation (demeaning; W row-standardised, so W commutes with it):
-        each observation is one unit in one period given the other units of
-        that period, the fixed effects and, for dsdm, the lags. Observations are
-        ordered period-major (``obs = t * n + i``), as `obs_labels` names them.
-        ``reduce`` (applied to each (chunk, T, n) block) streams instead of
-        storing draws x N values, for panels where that matrix does not fit;
-        ``chunk`` (draws per block) defaults to about 4 x 10^7 values per block.
-
-        Student-t fits use `bayespatial.engine.loo_student` (the same leave-one-out,
-        independent t errors, the normalising integral by quadrature: O(nnz Q) per
-        draw and period). With fixed effects their likelihood is the quasi-likelihood
-        of the transformed rows; the LOO terms are then those of the demeaned unit-periods
-        as for Gaussian fits, so Gaussian and t fits compare on the same observations.
-        """
+    def _loo_inputs(self) -> dict:
+        """Data, W operator and draws that the pointwise log-likelihood needs."""
         import scipy.sparse as sp
 
-        from bayespatial.engine import loo_student, sparse
-        from bayespatial.engine.crossprod import demean
-        from bayespatial.engine.loo import pointwise_draws
+        from bayespatial.engine import sparse
 
         post, cd, a = self.idata.posterior, self.idata.constant_data, self.attrs
         y = np.atleast_2d(self.idata.observed_data["y"].values)
@@ -443,18 +463,65 @@ class SpatialFit:
             if "eta" in post:
                 cols.append((Wm @ ylag.T).T[..., None])
                 coef.append(self.draws("eta")[:, None])
-        Z = demean(np.concatenate(cols, axis=2), a["fe"])
-        yt = demean(y, a["fe"])
         kind = a["kind"]
         spatial = {"lag": "rho", "error": "lam"}.get(kind)
-        r = self.draws(spatial) if spatial else np.zeros(len(coef[0]))
-        args = (yt, Z, sparse.init(Wm), r, np.concatenate(coef, axis=1), self.draws("sigma"))
+        return {
+            "y": y,
+            "Z": np.concatenate(cols, axis=2),
+            "op": sparse.init(Wm),
+            "r": self.draws(spatial) if spatial else np.zeros(len(coef[0])),
+            "beta": np.concatenate(coef, axis=1),
+            "sigma": self.draws("sigma"),
+            "kind": kind,
+            "fe": a["fe"],
+            "nnz": Wm.nnz,
+        }
+
+    def _check_student_fe(self) -> None:
+        if "nu" in self.idata.posterior and self.attrs["fe"] != "none":
+            raise ValueError(
+                "LOO is not available for Student-t fits with fixed effects: their likelihood "
+                "is a quasi-likelihood of the transformed rows, whose terms are not "
+                "leave-one-out densities of y_it, and with t errors the effects cannot be "
+                "integrated out in closed form. Compare Gaussian fits (whose effects are "
+                "integrated out exactly), or fit the Student-t model with fe='none' and the "
+                "effects as dummies in the formula (e.g. '+ C(region)')."
+            )
+
+    @float64
+    def log_likelihood(self, chunk: int | None = None, reduce=None) -> np.ndarray:
+        """Exact pointwise log p(y_it | y_-it, theta) per draw, shape (chain, draw, obs).
+
+        `bayespatial.engine.loo`: each observation is one unit in one period given
+        every other unit-period, with the fixed effects integrated out under their
+        flat priors (Q = B'M B / sigma^2), so y_it does not help estimate its own
+        unit or period effect; dynamic fits condition on the lags. Observations are
+        the n T observed unit-periods, ordered period-major (``obs = t * n + i``), as
+        `obs_labels` names them. The values stored in ``idata.log_likelihood`` are
+        returned when the fit has them. ``reduce`` (applied to each (chunk, T, n)
+        block) streams instead of storing draws x N values, for panels where that
+        matrix does not fit; ``chunk`` (draws per block) defaults to about
+        4 x 10^7 values per block.
+
+        Student-t fits (fe="none" only) use `bayespatial.engine.loo_student` (the
+        same leave-one-out, independent t errors, the normalising integral by
+        quadrature: O(nnz Q) per draw and period).
+        """
+        from bayespatial.engine import loo_student
+        from bayespatial.engine.loo import pointwise_draws
+
+        post = self.idata.posterior
+        if reduce is None and "log_likelihood" in self.idata.groups():
+            return self.idata.log_likelihood["y"].values
+        self._check_student_fe()
+        d = self._loo_inputs()
+        args = (d["y"], d["Z"], d["op"], d["r"], d["beta"], d["sigma"])
         if "nu" in post:  # independent t errors: one-dimensional quadrature per observation
-            chunk = chunk or max(1, min(64, 25_000_000 // (150 * max(Wm.nnz, n))))
-            values = loo_student.pointwise_draws(*args, self.draws("nu"), kind, chunk, reduce)
+            chunk = chunk or max(1, min(64, 25_000_000 // (150 * max(d["nnz"], d["y"].shape[1]))))
+            values = loo_student.pointwise_draws(*args, self.draws("nu"), d["kind"], chunk, reduce)
         else:
-            chunk = chunk or max(1, min(256, 40_000_000 // yt.size))
-            values = pointwise_draws(*args, kind, chunk, reduce)
+            chunk = chunk or max(1, min(256, 40_000_000 // d["y"].size))
+            values = pointwise_draws(*args, d["kind"], chunk, reduce, fe=d["fe"])
         if reduce is not None:
             return values
         return values.reshape(post.sizes["chain"], post.sizes["draw"], -1)
@@ -476,31 +543,79 @@ class SpatialFit:
             return self
         return SpatialFit(add_log_likelihood(self.idata, self.log_likelihood()))
 
+    def stores_log_likelihood(self) -> bool:
+        """Whether the draws x observations matrix is small enough to keep in ``idata``."""
+        post, y = self.idata.posterior, self.idata.observed_data["y"]
+        if "nu" in post and self.attrs["fe"] != "none":
+            return False
+        return post.sizes["chain"] * post.sizes["draw"] * y.size <= LOG_LIK_MAX_VALUES
+
+    def _psis(self):
+        """PSIS-LOO terms (loo_i, pareto_k, lppd_i) of every observation."""
+        from bayespatial.engine import loo as loo_engine
+        from bayespatial.engine.psis import smooth
+
+        reff = relative_ess(self.idata)
+        post = self.idata.posterior
+        S = post.sizes["chain"] * post.sizes["draw"]
+        if "log_likelihood" in self.idata.groups() or "nu" in post:
+            ll = self.log_likelihood().reshape(S, -1)
+            block = max(1, 20_000_000 // S)
+            parts = [
+                smooth(np.ascontiguousarray(ll[:, i : i + block].T), reff)
+                for i in range(0, ll.shape[1], block)
+            ]
+        else:  # streamed by observations: the draws x N matrix never exists whole
+            d = self._loo_inputs()
+            basis = loo_engine.init_basis(d["y"], d["Z"], d["op"], d["kind"], d["fe"])
+            N = d["y"].size
+            block = max(1, 20_000_000 // S)
+            print(
+                f"bayespatial: PSIS-LOO streamed over {N:,} observations x {S:,} draws "
+                f"(more than {LOG_LIK_MAX_VALUES:.0e} values, so the pointwise "
+                "log-likelihood is not kept in fit.idata)",
+                file=sys.stderr,
+            )
+            parts = []
+            for start, values in loo_engine.observation_blocks(
+                basis, d["r"], d["beta"], d["sigma"], d["kind"], block
+            ):
+                parts.append(smooth(values, reff))
+                if start // block % 20 == 19:
+                    print(f"  {start + values.shape[0]:,} / {N:,}", file=sys.stderr)
+        return tuple(np.concatenate([getattr(p, f) for p in parts]) for f in parts[0]._fields)
+
+    @float64
     def loo(self, pointwise: bool = True, method: str = "psis"):
         """LOO (ArviZ ELPDData) from the exact conditional pointwise log-likelihood.
 
-        ``method="psis"``: Pareto-smoothed importance sampling over the draws;
-        warns (`SamplingWarning`) naming the (unit, period) of observations whose
+        ``method="psis"``: Pareto-smoothed importance sampling over the draws,
+        equal to ArviZ's ``loo`` (same r_eff, tail and Zhang-Stephens fit;
+        `bayespatial.engine.psis`, vectorised over observations and streamed by
+        blocks of observations when the log-likelihood is not stored); warns
+        (`SamplingWarning`) naming the (unit, period) of observations whose
         Pareto k exceeds 0.7, where the importance-sampling estimate is unreliable.
         ``method="exact"``: exact leave-one-out predictive densities without
         refits (`bayespatial.engine.loo_exact`), stored at fit time for Gaussian
-        fits on the exact sampler without fixed effects or dynamic terms.
+        fits on the exact sampler without dynamic terms.
         """
         if method not in ("psis", "exact"):
             raise ValueError(f"method must be 'psis' or 'exact', not {method!r}.")
-        fit = self.with_log_likelihood()
+        self._check_student_fe()
+        post = self.idata.posterior
+        S = post.sizes["chain"] * post.sizes["draw"]
+        loo_i, k, lppd_i = self._psis()
+        result = elpd_data(loo_i, k, lppd_i, S)
         if method == "exact":
             if "loo_exact" not in self.idata.constant_data:
                 raise ValueError(
                     "exact LOO is computed for Gaussian fits on the exact sampler without "
-                    "fixed effects or dynamic terms (fe='none'); this fit has "
-                    f"sampler={self.attrs['sampler']!r}, fe={self.attrs['fe']!r}. "
+                    "dynamic terms; this fit has "
+                    f"sampler={self.attrs['sampler']!r}, model={self.model!r}. "
                     "Use method='psis'."
                 )
             exact = self.idata.constant_data["loo_exact"].values
-            return exact_elpd(psis_loo(fit.idata), exact)
-        result = psis_loo(fit.idata)
-        k = np.asarray(result.pareto_k)
+            return exact_elpd(result, exact)
         bad = np.flatnonzero(k > 0.7)
         if bad.size:
             labels = self.obs_labels()
@@ -533,11 +648,22 @@ def load(path) -> SpatialFit:
     return SpatialFit(idata)
 
 
-def compare(fits: dict, ic: str = "loo", method: str = "psis"):
+@float64
+def compare(fits, ic: str = "loo", method: str = "psis"):
     """LOO comparison table of fits on the same data (ArviZ ``compare``): elpd, se, weights.
 
-    ``method="exact"`` compares the exact leave-one-out values (`SpatialFit.loo`).
+    ``fits``: a dict name -> fit, or a list of fits (named by their models, with
+    a suffix where a model repeats). ``method="exact"`` compares the exact
+    leave-one-out values (`SpatialFit.loo`).
     """
+    if not isinstance(fits, dict):
+        named = {}
+        for f in fits:
+            name, j = f.model, 2
+            while name in named:
+                name, j = f"{f.model}_{j}", j + 1
+            named[name] = f
+        fits = named
     if len(fits) < 2:
         raise ValueError("compare needs at least two fits, e.g. {'sar': f1, 'sem': f2}.")
     ys = [np.asarray(f.idata.observed_data["y"].values) for f in fits.values()]
@@ -546,6 +672,4 @@ def compare(fits: dict, ic: str = "loo", method: str = "psis"):
             "fits compared by LOO must use the same observations; these have outcomes of "
             f"shapes {[y.shape for y in ys]} (e.g. a dynamic model drops its first period)."
         )
-    if method == "exact":
-        return compare_idata({k: f.loo(method="exact") for k, f in fits.items()}, ic)
-    return compare_idata({k: f.with_log_likelihood().idata for k, f in fits.items()}, ic)
+    return compare_idata({k: f.loo(method=method) for k, f in fits.items()}, ic)

@@ -40,9 +40,42 @@ def test_matches_dense_conditionals(kind, standardise):
 
 
 @pytest.mark.parametrize("kind", ["lag", "error"])
-def test_precomputed_basis_equals_direct_formula(kind):
-    from bayespatial.engine.loo import pointwise_draws
+@pytest.mark.parametrize("fe", ["none", "unit", "time", "twoway"])
+def test_fixed_effects_integrated_out_match_the_dense_formula(kind, fe, dense_fe_conditionals):
+    """Every fe kind, lag and error, several draws, through the precomputed basis too."""
+    W = weights.lattice(5, 4).row_standardize()
+    Wd = W.sparse.toarray()
+    rng = np.random.default_rng(7)
+    T = 4
+    y, Z = rng.normal(size=(T, W.n)) + 3.0, rng.normal(size=(T, W.n, 2))
+    r, beta, sigma = rng.uniform(-0.6, 0.9, 4), rng.normal(size=(4, 2)), rng.uniform(0.5, 2, 4)
+    op = sparse.init(W)
+    streamed = pointwise_draws(y, Z, op, r, beta, sigma, kind, chunk=3, fe=fe)
+    for d in range(4):
+        want = dense_fe_conditionals(y, Z, Wd, r[d], beta[d], sigma[d], kind, fe)
+        direct = np.asarray(pointwise(y, Z, op, r[d], beta[d], sigma[d], kind, fe))
+        np.testing.assert_allclose(direct, want, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(streamed[d], want, rtol=1e-9, atol=1e-10)
 
+
+def test_observation_blocks_equal_draw_blocks():
+    from bayespatial.engine.loo import init_basis, observation_blocks
+
+    W = weights.lattice(6, 5).row_standardize()
+    rng = np.random.default_rng(3)
+    y, Z = rng.normal(size=(3, W.n)), rng.normal(size=(3, W.n, 2))
+    r, beta, sigma = rng.uniform(-0.5, 0.8, 7), rng.normal(size=(7, 2)), rng.uniform(0.5, 2, 7)
+    op = sparse.init(W)
+    want = pointwise_draws(y, Z, op, r, beta, sigma, "error", fe="twoway").reshape(7, -1)
+    basis = init_basis(y, Z, op, "error", "twoway")
+    got = np.zeros_like(want)
+    for start, values in observation_blocks(basis, r, beta, sigma, "error", block=13):
+        got[:, start : start + values.shape[0]] = values.T
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lag", "error"])
+def test_precomputed_basis_equals_direct_formula(kind):
     W = weights.lattice(7, 4).row_standardize()
     rng = np.random.default_rng(2)
     y, Z = rng.normal(size=(3, W.n)), rng.normal(size=(3, W.n, 2))

@@ -22,19 +22,23 @@ def heavy():
 
 def test_student_t_recovers_truth(heavy):
     df, W = heavy
-    fit = bsp.fit(
-        "sar",
-        "y ~ x1 + x2",
-        df,
-        W,
-        unit="unit",
-        time="time",
-        errors="student_t",
-        chains=2,
-        draws=500,
-        warmup=500,
-        seed=4,
-    )
+    import warnings
+
+    with warnings.catch_warnings():  # r_hat near 1.01 at 2 x 500 draws: not what is checked
+        warnings.simplefilter("ignore", bsp.SamplingWarning)
+        fit = bsp.fit(
+            "sar",
+            "y ~ x1 + x2",
+            df,
+            W,
+            unit="unit",
+            time="time",
+            errors="student_t",
+            chains=2,
+            draws=500,
+            warmup=500,
+            seed=4,
+        )
     assert fit.attrs["sampler"] == "nuts"
     assert fit.attrs["errors"] == "student_t"
     s = fit.summary().set_index("term")
