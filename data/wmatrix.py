@@ -22,7 +22,7 @@ from bayespatial.data.errors import WeightsError, listing
 
 _quoted = partial(listing, quote=True)
 
-DENSE_EIGEN_MAX_N = 2000
+DENSE_EIGEN_MAX_N = 1000
 """Largest n for which the extreme eigenvalues come from a dense solve."""
 
 
@@ -171,6 +171,9 @@ class Weights:
         self.check_islands(islands)
         if self.transform == "row":
             return self
+        return self.memo(("row_standardize", islands), self._row_standardized)
+
+    def _row_standardized(self) -> Weights:
         a = self.sparse
         rowsum = np.asarray(a.sum(axis=1)).ravel()
         if self.rows_sum_to_one():  # already standardised (e.g. read from a file)
@@ -182,6 +185,20 @@ class Weights:
         if scale is not None and np.any(scale == 0):
             scale = np.where(scale == 0, 1.0, scale)
         return Weights(sp.csr_matrix(w), self.ids, "row", scale)
+
+    @cached_property
+    def _memo(self) -> dict:
+        return {}
+
+    def memo(self, key, make):
+        """``make()`` computed once per W and key, then reused (W is immutable).
+
+        What depends on W alone (its row-standardised form, log-determinant states,
+        spectral quadratures) is kept here, so that every fit on this W shares it.
+        """
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def rows_sum_to_one(self) -> bool:
         """Whether W is row-standardised, by its label or by its values.

@@ -107,18 +107,36 @@ def _interp_error(a, b, rhos, order, grid=4001):
     xs = (2 * x - (a + b)) / (b - a)
     nodes = np.cos(np.pi * (np.arange(order + 1) + 0.5) / (order + 1))
     lam = (b - a) / 2 * nodes + (a + b) / 2
+    to_coef = 2.0 / (order + 1) * npcheb.chebvander(nodes, order).T  # interpolation by the
+    to_coef[0] *= 0.5  # discrete orthogonality of T_j at the order + 1 Chebyshev nodes
+    at_x = npcheb.chebvander(xs, order)
     errs = []
     for fun in (_f, _df):
-        coef = npcheb.chebfit(nodes, fun(rhos, lam).T, order)  # interpolation (order+1 nodes)
-        errs.append(float(np.abs(npcheb.chebval(xs, coef) - fun(rhos, x)).max()))
+        coef = to_coef @ fun(rhos, lam).T
+        errs.append(float(np.abs(at_x @ coef - fun(rhos, x).T).max()))
     return errs[0], errs[1]
 
 
-def _chebyshev_order(a, b, rhos, tol, max_order=400):
-    for order in (*range(10, 100, 2), *range(100, max_order + 1, 10)):
-        if max(_interp_error(a, b, rhos, order, grid=801)) < tol:
-            return order
-    return max_order
+ORDERS = (*range(10, 100, 2), *range(100, 401, 10))
+"""Candidate Chebyshev orders, smallest first."""
+
+
+def _chebyshev_order(a, b, rhos, tol):
+    """Smallest candidate order whose interpolation error is below ``tol``.
+
+    The error of interpolating log(1 - rho x) falls geometrically with the order,
+    so the smallest passing order is found by bisection over `ORDERS`.
+    """
+    lo, hi = 0, len(ORDERS) - 1
+    if max(_interp_error(a, b, rhos, ORDERS[hi], grid=801)) >= tol:
+        return ORDERS[hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if max(_interp_error(a, b, rhos, ORDERS[mid], grid=801)) < tol:
+            hi = mid
+        else:
+            lo = mid + 1
+    return ORDERS[lo]
 
 
 def init_chebyshev(
@@ -179,12 +197,11 @@ def init_chebyshev(
     return LogDetState("chebyshev", n, _bound(symmetric, trunc_v + mc_v), params, info)
 
 
-def apply_chebyshev(state: LogDetState, rho):
+def apply_chebyshev(state: LogDetState, rho, xp=jnp):
     """N sum_k w_k log(1 - rho lambda_k)."""
-    r = jnp.asarray(rho)[..., None]
-    return state.n * jnp.sum(
-        state.params["weights"] * jnp.log1p(-r * state.params["nodes"]), axis=-1
-    )
+    r = xp.asarray(rho)[..., None]
+    w, x = xp.asarray(state.params["weights"]), xp.asarray(state.params["nodes"])
+    return state.n * xp.sum(w * xp.log1p(-r * x), axis=-1)
 
 
 # ------------------------------------------------------------------ taylor
@@ -243,11 +260,11 @@ def init_taylor(
     return LogDetState("taylor", n, trunc_v + mc_v, params, info)
 
 
-def apply_taylor(state: LogDetState, rho):
+def apply_taylor(state: LogDetState, rho, xp=jnp):
     """-n sum_k rho^k tr(W^k)/(k n), by Horner's rule."""
-    r = jnp.asarray(rho)
-    acc = jnp.zeros_like(r)
-    for c in state.params["coef"][::-1]:
+    r = xp.asarray(rho)
+    acc = xp.zeros_like(r)
+    for c in xp.asarray(state.params["coef"])[::-1]:
         acc = (acc + c) * r
     return -state.n * acc
 
@@ -371,12 +388,12 @@ def init_slq(
     return LogDetState("slq", n, 2 * trunc_v + mc_v, params, info)
 
 
-def apply_slq(state: LogDetState, rho):
+def apply_slq(state: LogDetState, rho, xp=jnp):
     """N [sum_k w_k (log(1 - rho theta_k) + p4(rho theta_k)) - sum_{j<=4} rho^j tr(W^j)/(j n)]."""
-    p = state.params
-    r = jnp.asarray(rho)
+    p = {k: xp.asarray(v) for k, v in state.params.items()}
+    r = xp.asarray(rho)
     x = r[..., None] * p["nodes"]
     p4 = x + x**2 / 2 + x**3 / 3 + x**4 / 4
-    rem = jnp.sum(p["weights"] * (jnp.log1p(-x) + p4), axis=-1)
+    rem = xp.sum(p["weights"] * (xp.log1p(-x) + p4), axis=-1)
     low = sum(p["pow_coef"][j - 1] * r**j for j in range(1, EXACT_ORDER + 1))
     return state.n * (rem - low)

@@ -171,11 +171,17 @@ def stream_draws(fn, per_draw: tuple, chunk: int, reduce=None):
     Returns the concatenated (D, ...) result, or the list of ``reduce(block)``
     when given (for panels where draws x N does not fit in memory).
     """
-    out = []
-    for i in range(0, len(per_draw[0]), chunk):
+    D = len(per_draw[0])
+    out, whole = [], None
+    for i in range(0, D, chunk):
         block = fn(*(jnp.asarray(a[i : i + chunk]) for a in per_draw))
-        out.append(reduce(block) if reduce is not None else np.asarray(block))
-    return out if reduce is not None else np.concatenate(out)
+        if reduce is not None:
+            out.append(reduce(block))
+            continue
+        if whole is None:  # written in place: no list of blocks, no concatenation
+            whole = np.empty((D, *block.shape[1:]), dtype=block.dtype)
+        whole[i : i + chunk] = block
+    return out if reduce is not None else whole
 
 
 def pointwise_draws(

@@ -108,11 +108,25 @@ def lanczos_extremes(op, steps: int = 200, seed: int = 0) -> tuple[float, float,
     return float(theta[0]), float(last[0]), float(theta[-1]), float(last[-1])
 
 
+TIGHT_PAD = 1e-9
+"""Relative widening of W's own (tight, tol 1e-10) extreme eigenvalues when reused."""
+
+
 def spectrum(W) -> Spectrum:
-    """Symmetriser and an enclosing interval of the real eigenvalues of W."""
+    """Symmetriser and an enclosing interval of the real eigenvalues of W.
+
+    A `Weights` with a symmetric similar form (real spectrum) lends its cached
+    extreme eigenvalues, the ones that give rho's interval, widened by `TIGHT_PAD`:
+    the spectrum is then computed once per W, and the Chebyshev nodes lie inside
+    rho's interval, where every log(1 - rho x) is finite.
+    """
     m = as_csr(W)
     d = symmetriser(W)
     spec = Spectrum(m, d, 0.0, 0.0)
+    if d is not None and hasattr(W, "extreme_eigenvalues"):
+        lo, hi = W.extreme_eigenvalues()
+        pad = TIGHT_PAD * (hi - lo)
+        return spec._replace(lmin=float(lo - pad), lmax=float(hi + pad))
     if m.shape[0] <= DENSE_N:
         dense = spec.symmetric().toarray() if d is not None else m.toarray()
         ev = np.linalg.eigvalsh(dense) if d is not None else np.linalg.eigvals(dense)

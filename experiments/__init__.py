@@ -17,6 +17,10 @@ REGISTRY = {
         "bayespatial.experiments.us_counties",
         "NAT US county homicide panel: SAR, SEM, SDM with two-way FE; coefficients, effects",
     ),
+    "nat_speed": (
+        "bayespatial.experiments.nat_speed",
+        "NAT 1990 cross-section: default sampler against R spatialreg's spBreg_lag/err",
+    ),
     "logdet_benchmark": (
         "bayespatial.experiments.logdet_benchmark",
         "Accuracy and speed of the log-determinant methods on NAT, a lattice and tori up to 10^6",

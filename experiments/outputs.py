@@ -59,12 +59,13 @@ def update_section(path: Path, heading: str, section: str) -> None:
     path = Path(path)
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
     start = text.find(heading + "\n")  # the whole heading line, not a prefix of another
+    section = section.rstrip("\n") + "\n\n"  # one blank line before the next heading
     if start >= 0:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
     else:
         text = text.rstrip("\n") + "\n\n" + section
-    write_atomic(path, text)
+    write_atomic(path, text.rstrip("\n") + "\n")
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -215,7 +215,7 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
         bounds = W.rho_bounds()
         spatial = config.priors.spatial
         interval = spatial.interval(bounds) if isinstance(spatial, Uniform) else bounds
-        state = logdet_engine.init(W, config.logdet)
+        state = W.memo(("logdet", config.logdet), partial(logdet_engine.init, W, config.logdet))
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     sampler, reason = choose_sampler(config)
     stable = None
@@ -243,7 +243,7 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
         quadrature = (
             quadrature_from_state(state)
             if state.method in ("eigen", "chebyshev")
-            else init_quadrature(W)
+            else W.memo(("quadrature",), partial(init_quadrature, W))
         )
     if stats:
         _warn_diagnostics(draws, stats)
@@ -394,7 +394,7 @@ def _exact_batch(config, design, cp, coef, state, interval, total, rng):
         cp,
         nig,
         interval,
-        lambda r: np.asarray(logdet_engine.apply(state, r)),
+        partial(logdet_engine.apply_host, state),
         lambda r: spatial.log_density(r, interval),
         total,
         rng,

@@ -122,7 +122,7 @@ def assemble(
             }
         )
         dims.update({k: ["node"] for k in ("spectrum_re", "spectrum_im", "spectrum_weight")})
-        constant["total_moments"] = total_moments(W)  # 1'W^j 1 / n: islands' zero rows
+        constant["total_moments"] = W.memo(("total_moments",), lambda: total_moments(W))
         dims["total_moments"] = ["moment"]
     attrs = {
         "model": config.model,
@@ -520,7 +520,7 @@ class SpatialFit:
             chunk = chunk or max(1, min(64, 25_000_000 // (150 * max(d["nnz"], d["y"].shape[1]))))
             values = loo_student.pointwise_draws(*args, self.draws("nu"), d["kind"], chunk, reduce)
         else:
-            chunk = chunk or max(1, min(256, 40_000_000 // d["y"].size))
+            chunk = chunk or max(1, min(4096, 40_000_000 // d["y"].size))
             values = pointwise_draws(*args, d["kind"], chunk, reduce, fe=d["fe"])
         if reduce is not None:
             return values

@@ -12,8 +12,9 @@ Defaults, for every Gaussian model (conjugate, so the exact sampler applies):
   g = N (``ZellnerG()``; Liang et al. 2008) was the default before: its
   penalty beta'Z'Z beta / (g + 1) adds about var(Z beta) to the residual sum
   of squares per N, which on the provincial study's design (within R^2 ~ 0.98,
-  N = 448) moved sigma up by 5% and covered it in 70-74% of 95% intervals
-  (BENCHMARKS.md), against 93% under the flat prior;
+  N = 448) moved sigma up by 5% for the lnLA outcome and covered it in 74%
+  of 95% intervals (91-94% for the other three measures; BENCHMARKS.md),
+  against 93-95% under the flat prior;
 - sigma^2 ~ InverseGamma(0.01, 0.01 var(y)): vague and invariant to the scale
   of y;
 - the spatial parameter (rho or lam): uniform on the valid interval

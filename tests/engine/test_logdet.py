@@ -115,7 +115,8 @@ def test_auto_picks_by_size_and_says_which(cases):
     st = logdet.init(cases["torus"], "auto")
     assert st.method == "eigen"
     assert "auto: n = 100 -> eigen" in st.describe()["auto"]
-    assert logdet.choose(5000) == "eigen"
+    assert logdet.choose(logdet.AUTO_EIGEN_MAX_N) == "eigen"
+    assert logdet.choose(logdet.AUTO_EIGEN_MAX_N + 1) == "chebyshev"  # NAT: 3,085 counties
     assert logdet.choose(10**4) == "chebyshev"
     assert logdet.choose(10**6) == "chebyshev"
 
