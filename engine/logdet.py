@@ -7,8 +7,8 @@ and accepts a scalar or an array of rho. Methods (cost for n units, nnz non-zero
 method      init cost                                 error
 =========== ========================================= ================================
 eigen       dense eigenvalues, O(n^3), n <= 5,000     exact (rounding)
-lu_grid     one sparse LU per grid point (320; LU     exact at the nodes; cubic spline
-            costs 0.06 s at n = 10^4, 1.7 s at 10^5)  between, measured at init
+lu_grid     one sparse LU per grid point (320;        exact at the nodes; cubic spline
+            init_s in BENCHMARKS.md)                  between, measured at init
 chebyshev   colouring + (colours + 32) x order / 2    interpolation bound + Monte
             sparse products, O(nnz) each              Carlo (3 se)
 taylor      same with order ~ 300 at rho 0.95         truncation bound + Monte Carlo
@@ -70,8 +70,9 @@ __all__ = [
 METHODS = ("eigen", "lu_grid", "chebyshev", "taylor", "slq")
 EIGEN_MAX_N = 5000
 AUTO_EIGEN_MAX_N = 1000
-"""``auto`` takes exact eigenvalues up to here: a dense eigensolve costs 0.2 s at
-n = 1,000 and 4 s at the NAT's 3,085 counties, where Chebyshev needs 0.3 s."""
+"""``auto`` takes exact eigenvalues up to here: above, a dense eigensolve dominates a
+fit (NAT, 3,085 counties: init_s 1.9 s against Chebyshev's 0.6 s in BENCHMARKS.md's
+log-determinant table, and 4 s within a whole fit under load)."""
 
 
 # ------------------------------------------------------------------- eigen

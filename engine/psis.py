@@ -10,11 +10,12 @@ method with a weak prior on k, truncated at the largest raw weight, and
 
     elpd_i = log sum_s w_is p(y_i | theta_s) / sum_s w_is.
 
-ArviZ runs this one observation at a time (about 1 ms each, 20 minutes at
-10^6 observations); here every step is an array operation over a block of
-observations, and only the top M + 1 draws of each are sorted (a partition
-finds them). Rows whose tail has ties at the cut-off (so that fewer than M
-draws exceed it) take ArviZ's one-row path, written out in `_smooth_row`.
+ArviZ runs this one observation at a time (0.3 ms each, about 5 minutes at
+10^6 observations, in BENCHMARKS.md's LOO section); here every step is an
+array operation over a block of observations, and only the top M + 1 draws of
+each are sorted (a partition finds them). Rows whose tail has ties at the
+cut-off (so that fewer than M draws exceed it) take ArviZ's one-row path,
+written out in `_smooth_row`.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def _applicable(method, n):
     if method == "eigen":
         return n <= EIGEN_MAX_N
     if method == "lu_grid":
-        return n <= 10_000  # one sparse LU costs 1.7 s at n = 10^5 (x 320 grid points)
+        return n <= 10_000  # 320 sparse LUs: minutes at n = 10^5
     return True
 
 
@@ -198,8 +198,7 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
         f"Targets: {accuracy} default-setting rows meet the accuracy target (value and "
         "derivative, |rho| <= 0.95). Init at 10^6 cells (target under 60 s):\n\n"
         + (init_line or "- (no 10^6 rows in this run)\n")
-        + "\nlu_grid runs up to 10^4 cells here: one sparse LU costs 1.7 s at 10^5 cells and "
-        "it needs 320 of them.\n\n"
+        + "\nlu_grid runs up to 10^4 cells here (it needs 320 sparse LUs).\n\n"
     )
     ratio_table = (
         "\nColouring probes against the same-run baseline (Chebyshev with 1,024 "

@@ -101,7 +101,9 @@ def fit_or_resume(spec: dict, args, df, W, console):
         seed=args.seed,
     )
     seconds = time.perf_counter() - t0
-    fit.to_netcdf(path)
+    # draws x 12,340 log-likelihood values (395 MB at 4,000 draws) stay out of the file;
+    # a loaded fit recomputes them when LOO asks
+    fit.to_netcdf(path, log_likelihood=False)
     return fit, seconds
 
 

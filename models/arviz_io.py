@@ -68,6 +68,11 @@ def read_netcdf(path: str | os.PathLike) -> az.InferenceData:
     return idata
 
 
+def without_group(idata: az.InferenceData, name: str) -> az.InferenceData:
+    """A copy of ``idata`` without the group ``name`` (the others shared, not copied)."""
+    return az.InferenceData(**{g: idata[g] for g in idata.groups() if g != name})
+
+
 def ess_rhat(values: np.ndarray) -> tuple[float, float]:
     """Bulk ESS and rank-normalised split r_hat of draws shaped (chain, draw).
 

@@ -52,7 +52,7 @@ DYNAMIC_TERMS = ("y_lag", "W_y_lag")
 MIN_STATIONARY = 0.01
 """Below this posterior probability of the stable region, rejection gives up and says why."""
 EXACT_LOO_MAX_OBS = 200_000
-"""Largest N for which exact LOO is computed at fit time (about 5 s per 2 x 10^5 on 2 cores)."""
+"""Largest N for which exact LOO is computed at fit time (its cost is O(G N p^2), G <= 257)."""
 RHAT_MAX = 1.01
 ESS_MIN = 400
 

@@ -72,8 +72,7 @@ def turning_point_plot(fit, x: str, quadratic: str | None = None, basis: str = "
         frame = fit.effect_draws("short")[basis]
         b1, b2 = frame[lin].to_numpy(), frame[quad].to_numpy()
     tp = turning_points(b1, b2)
-    med = float(np.median(tp))
-    lo, hi = np.quantile(tp, [0.025, 0.975], method="inverted_cdf")
+    lo, med, hi = np.quantile(tp, [0.025, 0.5, 0.975], method="inverted_cdf")  # as the table
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.hist(xs, bins=40, color="0.8", label=f"observed {lin}")
     ax.set_xlabel(lin)

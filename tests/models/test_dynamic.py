@@ -61,7 +61,8 @@ def test_dsdm_records_dynamic_parameters(dsdm, W):
     post = fit.idata.posterior
     assert {"tau", "eta", "rho", "beta", "theta"} <= set(post.data_vars)
     assert fit.attrs["nobs"] == (W.n - 1) * (14 - 1)  # first period conditioned on
-    assert 0 < fit.attrs["p_stationary"] <= 1
+    # tau + rho + eta is about 0.63 +- 0.07 here, over 5 sd inside the bound of 1
+    assert fit.attrs["p_stationary"] == 1.0
     assert fit.stationary_draws().all()
     table = fit.effects()
     assert set(table["horizon"]) == {"short", "long"}
@@ -140,6 +141,7 @@ def test_nuts_with_the_stability_constraint_matches_exact(dsdm, W, quantiles_agr
         seed=1,
     )
     assert nuts.stationary_draws().all()
-    assert 0 < nuts.attrs["p_stationary"] <= 1  # from exact draws of the unrestricted posterior
+    # from 4,000 exact draws of the unrestricted posterior, which is far from the bound
+    assert nuts.attrs["p_stationary"] == exact.attrs["p_stationary"] == 1.0
     for name in ("rho", "tau", "eta", "sigma"):
         quantiles_agree(nuts.idata.posterior[name].values, exact.draws(name), name)

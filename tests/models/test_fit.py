@@ -67,6 +67,9 @@ def test_log_likelihood_is_stored_so_arviz_works_on_a_plain_fit(sdm_fit, tmp_pat
     assert sdm_fit.loo().elpd_loo == pytest.approx(ref.elpd_loo, abs=1e-8)
     back = bsp.load(sdm_fit.to_netcdf(tmp_path / "fit.nc"))
     assert "log_likelihood" in back.idata.groups()
+    lean = bsp.load(sdm_fit.to_netcdf(tmp_path / "lean.nc", log_likelihood=False))
+    assert "log_likelihood" not in lean.idata.groups()
+    assert lean.loo().elpd_loo == pytest.approx(sdm_fit.loo().elpd_loo, abs=1e-9)
 
 
 def test_fe_spellings_of_other_packages_are_aliases(sim, sdm_fit):

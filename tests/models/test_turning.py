@@ -85,3 +85,7 @@ def test_plot(fit, tmp_path):
     fig = turning_point_plot(fit, "x")
     fig.savefig(tmp_path / "tp.png")
     assert (tmp_path / "tp.png").stat().st_size > 1000
+    row = fit.turning_point("x").set_index("basis").loc["coef"]
+    ax = fig.axes[0]
+    assert ax.lines[0].get_xdata()[0] == pytest.approx(row["median"], rel=1e-12)  # = the table
+    assert f"median {row['median']:.3g}" in ax.get_title()
