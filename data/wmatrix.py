@@ -290,6 +290,10 @@ class Weights:
         """
         return self._extremes
 
+    def known_extreme_eigenvalues(self) -> tuple[float, float] | None:
+        """`extreme_eigenvalues` if already computed on this W, else None (no work)."""
+        return self.__dict__.get("_extremes")
+
     @cached_property
     def _extremes(self) -> tuple[float, float]:
         d = self.symmetric_scale()

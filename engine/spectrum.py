@@ -115,16 +115,19 @@ TIGHT_PAD = 1e-9
 def spectrum(W) -> Spectrum:
     """Symmetriser and an enclosing interval of the real eigenvalues of W.
 
-    A `Weights` with a symmetric similar form (real spectrum) lends its cached
-    extreme eigenvalues, the ones that give rho's interval, widened by `TIGHT_PAD`:
-    the spectrum is then computed once per W, and the Chebyshev nodes lie inside
-    rho's interval, where every log(1 - rho x) is finite.
+    A `Weights` with a symmetric similar form (real spectrum) whose extreme
+    eigenvalues were already computed (a fit computes them first, for rho's
+    interval) lends them, widened by `TIGHT_PAD`: the spectrum is then computed
+    once per W, and the Chebyshev nodes lie inside rho's interval, where every
+    log(1 - rho x) is finite. Otherwise Lanczos gives an enclosing interval
+    (a tight solve can take minutes at 10^6 units).
     """
     m = as_csr(W)
     d = symmetriser(W)
     spec = Spectrum(m, d, 0.0, 0.0)
-    if d is not None and hasattr(W, "extreme_eigenvalues"):
-        lo, hi = W.extreme_eigenvalues()
+    known = W.known_extreme_eigenvalues() if hasattr(W, "known_extreme_eigenvalues") else None
+    if d is not None and known is not None:
+        lo, hi = known
         pad = TIGHT_PAD * (hi - lo)
         return spec._replace(lmin=float(lo - pad), lmax=float(hi + pad))
     if m.shape[0] <= DENSE_N:

@@ -89,8 +89,12 @@ def test_weights_read_already_row_standardised_are_recognised(sim):
     df, W = sim
     plain = weights.from_sparse(W.sparse, ids=W.ids)  # labelled "raw", rows sum to one
     assert plain.transform == "raw"
-    fit = bsp.fit("sar", "y ~ x1", df, plain, unit="unit", time="time", fe="twoway", draws=50)
+    kw = {"unit": "unit", "time": "time", "fe": "twoway", "draws": 50}
+    fit = bsp.fit("sar", "y ~ x1", df, plain, **kw)
     assert not any("standardised" in note for note in fit.notes)
+    np.testing.assert_allclose(
+        fit.draws("rho"), bsp.fit("sar", "y ~ x1", df, W, **kw).draws("rho"), rtol=1e-12
+    )
 
 
 def test_seed_reproduces_draws(sim, sdm_fit):
