@@ -37,6 +37,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
+LEVERAGE_GAP = 1e-8
+"""Leverage h_i above 1 - this: y_i alone determines a coefficient direction."""
+LEVERAGE_ONE = (
+    "an observation has leverage 1 (e.g. a dummy that is non-zero for one unit-period "
+    "only), so the posterior without it is improper and its leave-one-out density "
+    "undefined; use PSIS, which flags it, or drop that regressor"
+)
 NEGLIGIBLE = 50.0
 """Grid points whose posterior weight is below e^-50 of the largest are skipped (near
 the ends of the interval A is nearly singular and they carry no mass)."""
@@ -72,6 +79,8 @@ def pointwise(basis: np.ndarray, qpoly: np.ndarray, kind: str, grid, log_weights
         x = np.moveaxis(x, 0, -1) / root[:, None]  # (T, n, p)
         pinv = np.linalg.inv(pn[g])
         h = np.einsum("tnp,pq,tnq->tn", x, pinv, x)
+        if h.max() > 1 - LEVERAGE_GAP:
+            raise FloatingPointError(LEVERAGE_ONE)
         e = z - x @ mn[g]
         one_h = 1.0 - h
         a_del = an - 0.5
@@ -88,7 +97,7 @@ def pointwise(basis: np.ndarray, qpoly: np.ndarray, kind: str, grid, log_weights
         acc.append(log_w[g] - (0.5 * np.log(q) + log_t))
     out = -logsumexp(np.stack(acc), axis=0)
     if not np.all(np.isfinite(out)):
-        raise FloatingPointError("exact LOO is not finite: the posterior grid is degenerate.")
+        raise FloatingPointError(LEVERAGE_ONE)
     return out
 
 

@@ -183,6 +183,15 @@ def prepare_weights(W) -> tuple[Weights, tuple]:
 def prepare(config: FitConfig, data: pd.DataFrame, W):
     """W, notes, panel, design, coefficient names, columns Z and their cross-products."""
     W, notes = prepare_weights(W)
+    if config.fe in ("time", "twoway") and W.islands:
+        isl = ", ".join(map(str, W.islands[:5])) + (" ..." if len(W.islands) > 5 else "")
+        raise WeightsError(
+            f"fe={config.fe!r} with islands (units without neighbours: {isl}): removing period "
+            "effects by the Lee-Yu transformation needs every row of W to sum to one (W 1 = 1), "
+            "which zero rows break, and the likelihood and LOO would be wrong. Drop the islands "
+            "(W.subset and the matching rows), link them to their nearest unit, or use "
+            "fe='unit' with the periods as dummies in the formula (+ C(year))."
+        )
     panel = Panel.from_frame(data, config.unit, config.time, W=W)
     design = build_design(
         config.formula,
@@ -231,7 +240,10 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
     exact_loo = None
     if sampler == "exact" and not config.dynamic:
         if cp.nobs <= EXACT_LOO_MAX_OBS:
-            exact_loo = _exact_loo(config, design, W, Z, cp, coef, *grid)
+            try:
+                exact_loo = _exact_loo(config, design, W, Z, cp, coef, *grid)
+            except FloatingPointError as err:
+                notes = (*notes, f"exact LOO not stored: {err}")
         else:
             notes = (*notes, f"exact LOO not stored (N > {EXACT_LOO_MAX_OBS:,}): use PSIS")
     sampled = clock.perf_counter()

@@ -559,6 +559,14 @@ class SpatialFit:
         reff = relative_ess(self.idata)
         post = self.idata.posterior
         S = post.sizes["chain"] * post.sizes["draw"]
+        if "nu" in post and not self.stores_log_likelihood():
+            N = self.idata.observed_data["y"].size
+            raise ValueError(
+                f"PSIS-LOO of a Student-t fit needs the whole draws x observations matrix "
+                f"({S:,} x {N:,} = {S * N * 8 / 1e9:.0f} GB in float64), above the "
+                f"{LOG_LIK_MAX_VALUES:.0e} values kept in memory: refit with fewer draws "
+                "(LOO needs a few thousand at most) or compare Gaussian fits, whose LOO streams."
+            )
         if "log_likelihood" in self.idata.groups() or "nu" in post:
             ll = self.log_likelihood().reshape(S, -1)
             block = max(1, 20_000_000 // S)
@@ -599,13 +607,23 @@ class SpatialFit:
         ``method="exact"``: exact leave-one-out predictive densities without
         refits (`bayespatial.engine.loo_exact`), stored at fit time for Gaussian
         fits on the exact sampler without dynamic terms.
+
+        For dynamic fits each term conditions on the lags: y_it also enters period
+        t + 1 as a regressor, so this is leave-one-out of the conditional
+        likelihood given the lags, not of the joint model of all periods.
         """
         if method not in ("psis", "exact"):
             raise ValueError(f"method must be 'psis' or 'exact', not {method!r}.")
         self._check_student_fe()
         post = self.idata.posterior
         S = post.sizes["chain"] * post.sizes["draw"]
-        loo_i, k, lppd_i = self._psis()
+        if method == "exact" and "log_likelihood" in self.idata.groups():
+            ll = self.log_likelihood().reshape(S, -1)  # lppd for p_loo: no smoothing needed
+            top = ll.max(axis=0)
+            lppd_i = np.log(np.exp(ll - top).sum(axis=0)) + top - np.log(S)
+            loo_i, k = np.zeros_like(lppd_i), np.zeros_like(lppd_i)  # replaced below
+        else:
+            loo_i, k, lppd_i = self._psis()
         result = elpd_data(loo_i, k, lppd_i, S)
         if method == "exact":
             if "loo_exact" not in self.idata.constant_data:
@@ -617,13 +635,14 @@ class SpatialFit:
                 )
             exact = self.idata.constant_data["loo_exact"].values
             return exact_elpd(result, exact)
-        bad = np.flatnonzero(k > 0.7)
+        bad = np.flatnonzero(k > result["good_k"])  # min(1 - 1/log10 S, 0.7), as ArviZ
         if bad.size:
             labels = self.obs_labels()
             named = ", ".join(str(labels[i]) for i in bad[:10])
             more = f" and {bad.size - 10} more" if bad.size > 10 else ""
             warnings.warn(
-                f"Pareto k > 0.7 for {bad.size} observation(s) (unit, period): {named}{more}; "
+                f"Pareto k > {result['good_k']:.2f} for {bad.size} observation(s) "
+                f"(unit, period): {named}{more}; "
                 "their PSIS estimates are unreliable (often outliers: compare with "
                 "errors='student_t'); "
                 + (
@@ -674,9 +693,10 @@ def compare(fits, ic: str = "loo", method: str = "psis"):
     if len(fits) < 2:
         raise ValueError("compare needs at least two fits, e.g. {'sar': f1, 'sem': f2}.")
     ys = [np.asarray(f.idata.observed_data["y"].values) for f in fits.values()]
-    if any(y.shape != ys[0].shape for y in ys[1:]):
+    if any(y.shape != ys[0].shape or not np.array_equal(y, ys[0]) for y in ys[1:]):
         raise ValueError(
-            "fits compared by LOO must use the same observations; these have outcomes of "
-            f"shapes {[y.shape for y in ys]} (e.g. a dynamic model drops its first period)."
+            "fits compared by LOO must use the same observations of the same outcome; these "
+            f"have outcomes of shapes {[y.shape for y in ys]} or different values (a dynamic "
+            "model drops its first period; a transformed y is another outcome)."
         )
     return compare_idata({k: f.loo(method=method) for k, f in fits.items()}, ic)

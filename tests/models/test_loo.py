@@ -340,3 +340,46 @@ def test_fixed_effects_loo_does_not_beat_an_oracle_that_knows_every_effect(
     assert loo.loo_i.size == T * W.n
     assert 100 < oracle.sum() - loo.elpd_loo < 350
     assert 100 < oracle.sum() - fit.loo(method="exact").elpd_loo < 350
+
+
+def test_an_event_dummy_skips_exact_loo_with_a_note_instead_of_failing():
+    """A regressor non-zero for one unit-period has leverage 1: exact LOO is undefined
+    there (the posterior without it is improper), so the fit says so and PSIS remains."""
+    W = weights.lattice(5, 6).row_standardize()
+    sim = simulate("sem", W, T=5, beta=(1.0, -0.5), lam=0.4, fe="twoway", seed=7)
+    df = sim.frame.assign(event=0.0)
+    df.loc[17, "event"] = 1.0
+    fit = bsp.fit(
+        "sem", "y ~ x1 + x2 + event", df, W, unit="unit", time="time", fe="twoway", draws=200
+    )
+    assert any("leverage 1" in note for note in fit.notes)
+    with pytest.raises(ValueError, match="method='psis'"):
+        fit.loo(method="exact")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bsp.SamplingWarning)  # the event's k is high
+        assert np.isfinite(fit.loo().elpd_loo)
+
+
+def test_time_effects_with_islands_are_refused():
+    a = weights.lattice(4, 4).sparse.tolil()
+    a[0, :] = 0
+    a[:, 0] = 0
+    W = weights.from_sparse(a.tocsr(), islands="keep").row_standardize(islands="keep")
+    sim = simulate("sar", weights.lattice(4, 4).row_standardize(), T=3, fe="none", seed=1)
+    with pytest.raises(bsp.WeightsError, match="islands"):
+        bsp.fit("sem", "y ~ x1", sim.frame, W, unit="unit", time="time", fe="twoway")
+
+
+def test_compare_refuses_different_outcomes_of_the_same_shape(panel):
+    df, W = panel
+    kw = {"unit": "unit", "time": "time", "fe": "twoway", "draws": 100}
+    other = df.assign(y=df["y"] * 2)
+    with pytest.raises(ValueError, match="same outcome"):
+        bsp.compare(
+            {
+                "a": bsp.fit("sar", "y ~ x1", df, W, **kw),
+                "b": bsp.fit("sar", "y ~ x1", other, W, **kw),
+            }
+        )
