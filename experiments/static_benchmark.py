@@ -173,7 +173,7 @@ def _baseline(df, W, formula, unit, time_col, fe, model, chains, draws, warmup):
     steps = float(np.mean(np.asarray(mcmc.get_extra_fields()["num_steps"])))
     ess_rho = ess_rhat(post["rho"])[0]
     ess_coef = min(ess_rhat(post["beta"][..., j])[0] for j in range(post["beta"].shape[-1]))
-    return ess_rho, ess_coef, steps, float(post["rho"].mean())
+    return ess_rho, ess_coef, steps, float(post["rho"].mean()), float(post["rho"].std())
 
 
 def run_case(name: str, side: int) -> dict:
@@ -187,7 +187,7 @@ def run_case(name: str, side: int) -> dict:
     df, W, formula, unit, time_col = _data(which, side)
     t0 = time.perf_counter()
     if path == "baseline":
-        ess_rho, ess_coef, steps, rho_mean = _baseline(
+        ess_rho, ess_coef, steps, rho_mean, rho_sd = _baseline(
             df, W, formula, unit, time_col, fe, model, chains, draws, warmup
         )
     else:
@@ -211,6 +211,7 @@ def run_case(name: str, side: int) -> dict:
         ess_coef = float(s.loc[s["parameter"].isin(["beta", "theta"]), "ess_bulk"].min())
         steps = fit.attrs.get("leapfrog_per_draw", float("nan"))
         rho_mean = float(fit.draws("rho").mean())
+        rho_sd = float(fit.draws("rho").std())
     loo_s = psis_s = k_max = float("nan")
     if path == "loo":  # exact pointwise log-likelihood of every draw, streamed (not stored)
         t1 = time.perf_counter()
@@ -240,6 +241,7 @@ def run_case(name: str, side: int) -> dict:
         "ess_rho_per_s": ess_rho / wall,
         "ess_coef_per_s": ess_coef / wall,
         "rho_mean": rho_mean,
+        "rho_sd": rho_sd,
         "loglik_s": loo_s,
         "loo_s": psis_s,
         "k_max": k_max,

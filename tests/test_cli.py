@@ -1,3 +1,4 @@
+import numpy as np
 from typer.testing import CliRunner
 
 from bayespatial.cli import app
@@ -28,3 +29,10 @@ def test_report_writes_tables_and_plot(tmp_path):
     for name in ("sar_summary.csv", "sar_summary.md", "sar_effects.csv", "sar_effects.png"):
         assert (tmp_path / name).exists(), name
     assert "indirect" in result.output
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "sar_summary.csv")  # the tables of the saved fit
+    pd.testing.assert_frame_equal(summary, fit.summary(), check_dtype=False, rtol=1e-12)
+    effects = pd.read_csv(tmp_path / "sar_effects.csv", keep_default_na=False)
+    want = fit.effects()
+    np.testing.assert_allclose(effects["mean"], want["mean"], rtol=1e-12)
