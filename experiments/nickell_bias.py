@@ -26,9 +26,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespatial.experiments.outputs import update_section, write_atomic, write_table
+from bayespatial.experiments.outputs import (
+    source_revision,
+    update_section,
+    write_atomic,
+    write_table,
+)
 
 HEADING = "## Nickell bias (dynamic SDM)"
+CORRECTIONS = ("none", "jackknife", "analytic")
+
+
+def heading(design: str, T: int) -> str:
+    """The section heading: the original design (north-east, T = 20) keeps its name."""
+    if design == "northeast" and T == 20:
+        return HEADING
+    return f"{HEADING[:-1]}, {design} W, T = {T})"
+
+
 TRUTH = {"tau": 0.583, "rho": 0.148, "eta": 0.218}
 STUDY = {"tau": 0.708, "rho": 0.180, "eta": 0.265}
 
@@ -40,6 +55,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="20 replications")
     p.add_argument("--reps", type=int, default=200)
     p.add_argument("--T", type=int, default=20)
+    p.add_argument(
+        "--design",
+        choices=("northeast", "lattice"),
+        default="northeast",
+        help="W: the 34 cities' inverse distance, or a 6 x 6 rook lattice (a second W)",
+    )
     p.add_argument("--draws", type=int, default=1000, help="per chain, 4 chains")
     p.add_argument("--markdown", type=Path, default=None, help="BENCHMARKS.md to update")
     return p.parse_args(argv)
@@ -64,7 +85,7 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
         "dsdm", W, T=T, beta=[1.0, -0.5], theta=[0.3, 0.2], fe="twoway", seed=rep, **TRUTH
     )
     rows = []
-    for correction in ("none", "jackknife"):
+    for correction in CORRECTIONS:
         fit = bsp.fit(
             "dsdm",
             "y ~ x1 + x2",
@@ -117,7 +138,12 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
 
     console = Console()
     args.out.mkdir(parents=True, exist_ok=True)
-    W = study_weights().row_standardize()
+    if args.design == "northeast":
+        W = study_weights().row_standardize()
+    else:
+        from bayespatial.data import weights
+
+        W = weights.lattice(6, 6).row_standardize()
     try:
         check_stationary(W, **STUDY)
         study_note = "the study's values are stationary on this W"
@@ -150,13 +176,22 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     seconds = time.perf_counter() - t0
     command = "python -m bayespatial.experiments.nickell_bias --out out/nickell"
     command += " --quick" if args.quick else f" --reps {reps}"
+    command += f" --T {args.T}" if args.T != 20 else ""
+    command += f" --design {args.design}" if args.design != "northeast" else ""
     command += f" --markdown {args.markdown.name}" if args.markdown is not None else ""
+    where = (
+        "north-eastern cities, inverse-distance W"
+        if args.design == "northeast"
+        else "6 x 6 rook lattice"
+    )
     section = "\n".join(
         [
-            HEADING,
+            heading(args.design, args.T),
             "",
-            f"Command: `{command}` ({seconds:.0f} s for the new replications). Design: 34 "
-            f"north-eastern cities x {args.T} years, two-way FE, inverse-distance W; truth "
+            f"Command: `{command}` ({seconds:.0f} s for the new replications). Commit: "
+            f"{source_revision() or 'unknown'}. Design: {W.n} units "
+            f"({where}) "
+            f"x {args.T} years, two-way FE; truth "
             f"tau, rho, eta = {TRUTH['tau']}, {TRUTH['rho']}, {TRUTH['eta']} (the study's "
             "Table 4 values scaled to tau + rho + eta = 0.95). Given the study's values, the "
             f'engine says: "{study_note}"',
@@ -165,14 +200,16 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
             "",
             "`none`: the plain posterior (exact sampler, first period conditioned on); "
             '`jackknife`: `bias_correction="jackknife"`, the split-panel jackknife '
-            "(Dhaene & Jochmans 2015) applied to the posterior's location.",
+            "(Dhaene & Jochmans 2015) applied to the posterior's location; `analytic`: "
+            '`bias_correction="analytic"`, Yu, de Jong & Lee\'s (2008) O(1/T) bias evaluated at '
+            "the posterior mean, applied to the posterior's location.",
             "",
         ]
     )
     write_atomic(args.out / "nickell.md", section)
     write_atomic(args.out / "meta.json", json.dumps({"reps": reps, "T": args.T}))
     if args.markdown is not None:
-        update_section(args.markdown, HEADING, section)
+        update_section(args.markdown, heading(args.design, args.T), section)
     console.print(section)
     return table
 

@@ -106,13 +106,17 @@ class FitConfig:
         _choice("errors", options.get("errors", "gaussian"), ERRORS)
         _choice("logdet", options.get("logdet", "auto"), LOGDET)
         _choice("stationarity", options.get("stationarity", "enforce"), ("enforce", "report"))
-        _choice("bias_correction", options.get("bias_correction", "none"), ("none", "jackknife"))
+        _choice(
+            "bias_correction",
+            options.get("bias_correction", "none"),
+            ("none", "jackknife", "analytic"),
+        )
         if options.get("bias_correction", "none") != "none" and (
             model != "dsdm" or fe not in ("unit", "twoway")
         ):
             raise ModelError(
-                "bias_correction='jackknife' applies to model 'dsdm' with fe='unit' or "
-                "'twoway' (the Nickell bias of dynamic panels with unit effects)."
+                "bias_correction ('jackknife' or 'analytic') applies to model 'dsdm' with "
+                "fe='unit' or 'twoway' (the Nickell bias of dynamic panels with unit effects)."
             )
         if model == "dsdm" and time is None:
             raise ModelError("model 'dsdm' needs a panel: pass time= (the period column).")

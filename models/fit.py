@@ -42,7 +42,7 @@ from bayespatial.models.arviz_io import ess_rhat
 from bayespatial.models.config import FitConfig
 from bayespatial.models.design import build_design
 from bayespatial.models.gaussian import gaussian_model
-from bayespatial.models.nickell import split_panel_jackknife
+from bayespatial.models.nickell import analytic_correction, split_panel_jackknife
 from bayespatial.models.results import SpatialFit, assemble
 from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, zz
 from bayespatial.priors.spec import Priors, Uniform
@@ -163,6 +163,8 @@ def fit(
     full = run(config, data, W)
     if config.bias_correction == "jackknife":
         full = split_panel_jackknife(run, config, data, W, full)
+    elif config.bias_correction == "analytic":
+        full = analytic_correction(full)
     return full.with_log_likelihood() if full.stores_log_likelihood() else full
 
 
