@@ -128,9 +128,11 @@ def fit(
     stationarity : {"enforce", "report"}
         dsdm only: restrict the prior to the stable region
         (`bayespatial.engine.dynamic`), or only report its posterior probability.
-    bias_correction : {"none", "jackknife"}
+    bias_correction : {"none", "jackknife", "analytic"}
         dsdm with unit effects: shift the posterior by the split-panel
-        jackknife estimate of the Nickell bias (`bayespatial.models.nickell`).
+        jackknife estimate of the Nickell bias, or by Yu, de Jong & Lee's (2008)
+        analytic O(1/T) bias at the posterior mean (`bayespatial.models.nickell`;
+        bias and coverage of each in BENCHMARKS.md).
 
     Raises
     ------

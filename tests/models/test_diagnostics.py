@@ -160,4 +160,12 @@ def test_moran_scatter_slope_is_morans_i():
     df = data.frame.assign(id=list(data.W.ids))
     moran_i = bsp.moran(df, data.W, "CRIME", unit="id")["I"].iloc[0]
     fig = moran_scatter({"columbus": df["CRIME"].to_numpy()}, data.W)
-    assert f"I = {moran_i:.3f}" in fig.axes[0].get_title()
+    ax = fig.axes[0]
+    assert f"I = {moran_i:.3f}" in ax.get_title()
+    x = df["CRIME"].to_numpy()
+    z = (x - x.mean()) / x.std()
+    Wd = data.W.row_standardize().sparse.toarray()
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), np.c_[z, Wd @ z], rtol=1e-12)
+    line = ax.lines[0]
+    slope = np.diff(line.get_ydata()) / np.diff(line.get_xdata())
+    np.testing.assert_allclose(slope, moran_i, rtol=1e-10)  # the fitted line is Moran's I

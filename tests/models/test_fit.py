@@ -177,6 +177,44 @@ def test_durbin_subset_and_lags(sim):
     theta = fit.draws("theta")
     assert np.all(theta[:, 1:] == 0)  # not W-lagged: zero by constraint
     assert fit.idata.observed_data.sizes["time"] == 4
+    # the same model with the columns built by hand: W x1 and x1 one period earlier,
+    # first period dropped; both exact samplers target one posterior (4 MC se)
+    n = W.n
+    frame = df.sort_values(["time", "unit"]).reset_index(drop=True)
+    x1 = frame["x1"].to_numpy().reshape(5, n)
+    frame["W_x1"] = (x1 @ W.sparse.toarray().T).ravel()
+    frame["x1_lag1"] = np.r_[np.full(n, np.nan), x1[:-1].ravel()]
+    frame = frame[frame["time"] > 0]
+    hand = bsp.fit(
+        "sar",
+        "y ~ x1 + x2 + x1_lag1 + W_x1",
+        frame,
+        W,
+        unit="unit",
+        time="time",
+        fe="unit",
+        draws=2000,
+    )
+    ref = bsp.fit(
+        "sdm",
+        "y ~ x1 + x2 + lag(x1, 1)",
+        df,
+        W,
+        unit="unit",
+        time="time",
+        fe="unit",
+        durbin=["x1"],
+        drop_initial=1,
+        draws=2000,
+    )
+    pairs = [
+        (ref.draws("rho"), hand.draws("rho")),
+        (ref.draws("beta")[:, 2], hand.draws("beta")[:, 2]),
+        (ref.draws("theta")[:, 0], hand.draws("beta")[:, 3]),
+    ]
+    for a, b in pairs:
+        se = np.hypot(a.std(), b.std()) / np.sqrt(a.size)
+        assert abs(a.mean() - b.mean()) < 4 * se
 
 
 @pytest.mark.parametrize(
