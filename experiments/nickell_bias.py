@@ -136,6 +136,18 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
                 v = frames[effect]["x1"].to_numpy()
                 quantities[key] = (v[np.isfinite(v)], effects_truth[key])
         for name, (v, value) in quantities.items():
+            if v.size == 0:  # every (shifted) draw non-stationary: no long-run effect at all
+                rows.append(
+                    {
+                        "rep": rep,
+                        "correction": correction,
+                        "parameter": name,
+                        "error": float("nan"),
+                        "covered": False,
+                        "priors": fit.attrs["priors"],
+                    }
+                )
+                continue
             lo, hi = np.quantile(v, [0.025, 0.975])
             rows.append(
                 {
@@ -156,7 +168,7 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(
         reps=("rep", "nunique"),
         bias=("error", "mean"),
-        rmse=("error", lambda e: float(np.sqrt(np.mean(np.square(e))))),
+        rmse=("error", lambda e: float(np.sqrt(np.nanmean(np.square(e))))),
         coverage=("covered", "mean"),
     ).reset_index()
     out["coverage_se"] = np.sqrt(0.95 * 0.05 / out["reps"])
