@@ -68,6 +68,14 @@ def read_netcdf(path: str | os.PathLike) -> az.InferenceData:
     return idata
 
 
+def with_attrs(idata: az.InferenceData, attrs: dict) -> az.InferenceData:
+    """A copy of ``idata`` with ``attrs`` added to every group."""
+    out = idata.copy()
+    for group in out.groups():
+        out[group].attrs.update({k: _netcdf_attr(v) for k, v in attrs.items()})
+    return out
+
+
 def without_group(idata: az.InferenceData, name: str) -> az.InferenceData:
     """A copy of ``idata`` without the group ``name`` (the others shared, not copied)."""
     return az.InferenceData(**{g: idata[g] for g in idata.groups() if g != name})

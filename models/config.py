@@ -59,7 +59,7 @@ class FitConfig:
     progress: bool | None = None
     eta: bool = True
     stationarity: str = "enforce"
-    bias_correction: str = "none"
+    bias_correction: str = "auto"
 
     @property
     def dynamic(self) -> bool:
@@ -108,12 +108,13 @@ class FitConfig:
         _choice("stationarity", options.get("stationarity", "enforce"), ("enforce", "report"))
         _choice(
             "bias_correction",
-            options.get("bias_correction", "none"),
-            ("none", "jackknife", "analytic"),
+            options.get("bias_correction", "auto"),
+            ("auto", "none", "jackknife", "analytic"),
         )
-        if options.get("bias_correction", "none") != "none" and (
-            model != "dsdm" or fe not in ("unit", "twoway")
-        ):
+        nickell = model == "dsdm" and fe in ("unit", "twoway")  # where the bias arises
+        if options.get("bias_correction", "auto") == "auto":
+            options["bias_correction"] = "analytic" if nickell else "none"
+        if options["bias_correction"] != "none" and not nickell:
             raise ModelError(
                 "bias_correction ('jackknife' or 'analytic') applies to model 'dsdm' with "
                 "fe='unit' or 'twoway' (the Nickell bias of dynamic panels with unit effects)."

@@ -38,7 +38,7 @@ from bayespatial.engine.effects import init_quadrature, quadrature_from_state
 from bayespatial.engine.loo import init_basis
 from bayespatial.engine.precision import float64
 from bayespatial.models import student
-from bayespatial.models.arviz_io import ess_rhat
+from bayespatial.models.arviz_io import ess_rhat, with_attrs
 from bayespatial.models.config import FitConfig
 from bayespatial.models.design import build_design
 from bayespatial.models.gaussian import gaussian_model
@@ -81,7 +81,7 @@ def fit(
     progress: bool | None = None,
     eta: bool = True,
     stationarity: str = "enforce",
-    bias_correction: str = "none",
+    bias_correction: str = "auto",
 ) -> SpatialFit:
     """Fit a spatial model and return its posterior.
 
@@ -128,11 +128,13 @@ def fit(
     stationarity : {"enforce", "report"}
         dsdm only: restrict the prior to the stable region
         (`bayespatial.engine.dynamic`), or only report its posterior probability.
-    bias_correction : {"none", "jackknife", "analytic"}
-        dsdm with unit effects: shift the posterior by the split-panel
-        jackknife estimate of the Nickell bias, or by Yu, de Jong & Lee's (2008)
-        analytic O(1/T) bias at the posterior mean (`bayespatial.models.nickell`;
-        bias and coverage of each in BENCHMARKS.md).
+    bias_correction : {"auto", "analytic", "jackknife", "none"}
+        dsdm with unit effects: shift the posterior by Yu, de Jong & Lee's (2008)
+        analytic O(1/T) Nickell bias at the posterior mean ("auto" does this for
+        dsdm with unit or two-way effects, nothing elsewhere), by the split-panel
+        jackknife estimate, or not at all ("none": the plain posterior, whose tau
+        is biased by O(1/T)); `bayespatial.models.nickell`, bias and coverage of
+        each in BENCHMARKS.md. ``fit.attrs["bias_correction"]`` says which.
 
     Raises
     ------
@@ -167,6 +169,10 @@ def fit(
         full = split_panel_jackknife(run, config, data, W, full)
     elif config.bias_correction == "analytic":
         full = analytic_correction(full)
+    elif config.dynamic and config.fe in ("unit", "twoway"):
+        full = SpatialFit(
+            with_attrs(full.idata, {"bias_correction": "none (Nickell bias not corrected)"})
+        )
     return full.with_log_likelihood() if full.stores_log_likelihood() else full
 
 

@@ -210,9 +210,11 @@ class SpatialFit:
     def __repr__(self):
         a = self.attrs
         post = self.idata.posterior
+        correction = f", bias_correction={a['bias_correction']!r}" if "bias_correction" in a else ""
         return (
             f"SpatialFit({a['model']}, {a['formula']!r}, fe={a['fe']!r}, "
-            f"sampler={a['sampler']!r}, chains={post.sizes['chain']}, draws={post.sizes['draw']})"
+            f"sampler={a['sampler']!r}, chains={post.sizes['chain']}, draws={post.sizes['draw']}"
+            f"{correction})"
         )
 
     def draws(self, name: str) -> np.ndarray:
@@ -264,7 +266,10 @@ class SpatialFit:
                     "r_hat": rhat,
                 }
             )
-        return pd.DataFrame(rows)
+        table = pd.DataFrame(rows)
+        if "bias_correction" in self.attrs:  # dynamic fits: which Nickell-bias treatment
+            table.attrs["bias_correction"] = self.attrs["bias_correction"]
+        return table
 
     @float64
     def effect_draws(self, horizon: str = "short") -> dict:

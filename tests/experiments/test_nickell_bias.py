@@ -7,8 +7,10 @@ def test_smoke_two_replications_and_resume(tmp_path):
     md = tmp_path / "B.md"
     argv = ["--out", str(tmp_path), "--reps", "2", "--draws", "200", "--markdown", str(md)]
     table = nickell_bias.main(nickell_bias.parse_args(argv))
-    assert set(table["correction"]) == {"none", "jackknife"}
-    assert set(table["parameter"]) == {"tau", "rho", "eta"}
+    assert set(table["correction"]) == {"none", "jackknife", "analytic"}
+    assert {"tau", "rho", "eta", "beta x1", "theta x1", "x1 long indirect"} <= set(
+        table["parameter"]
+    )
     assert (table["reps"] == 2).all()
     assert "non-stationary" in md.read_text()  # the study's values, refused with a reason
     raw = pd.read_csv(tmp_path / "raw.csv")

@@ -37,10 +37,10 @@ def panel():
 def test_jackknife_shift_is_two_full_minus_mean_of_halves(panel):
     df, W = panel
     kw = {"unit": "unit", "time": "time", "fe": "twoway", "draws": 500, "seed": 3}
-    plain = bsp.fit("dsdm", "y ~ x1 + x2", df, W, **kw)
+    plain = bsp.fit("dsdm", "y ~ x1 + x2", df, W, bias_correction="none", **kw)
     jack = bsp.fit("dsdm", "y ~ x1 + x2", df, W, bias_correction="jackknife", **kw)
-    h1 = bsp.fit("dsdm", "y ~ x1 + x2", df[df.time < 6], W, **kw)
-    h2 = bsp.fit("dsdm", "y ~ x1 + x2", df[df.time >= 6], W, **kw)
+    h1 = bsp.fit("dsdm", "y ~ x1 + x2", df[df.time < 6], W, bias_correction="none", **kw)
+    h2 = bsp.fit("dsdm", "y ~ x1 + x2", df[df.time >= 6], W, bias_correction="none", **kw)
     want = 2 * plain.draws("tau").mean() - 0.5 * (h1.draws("tau").mean() + h2.draws("tau").mean())
     assert jack.draws("tau").mean() == pytest.approx(want, rel=1e-12)
     shift = json.loads(jack.attrs["jackknife_shift"])["tau"][0]
@@ -101,8 +101,10 @@ def test_analytic_shift_equals_the_formula_on_dense_kronecker_matrices(panel):
 
     df, W = panel
     kw = {"unit": "unit", "time": "time", "fe": "twoway", "draws": 500, "seed": 3}
-    plain = bsp.fit("dsdm", "y ~ x1 + x2", df, W, **kw)
-    fixed = bsp.fit("dsdm", "y ~ x1 + x2", df, W, bias_correction="analytic", **kw)
+    plain = bsp.fit("dsdm", "y ~ x1 + x2", df, W, bias_correction="none", **kw)
+    fixed = bsp.fit("dsdm", "y ~ x1 + x2", df, W, **kw)  # the default for dsdm with unit effects
+    assert plain.attrs["bias_correction"].startswith("none")
+    assert "bias_correction='analytic (Yu" in repr(fixed)
     n, Wd = W.n, W.sparse.toarray()
     y = df["y"].to_numpy().reshape(12, n)
     X = df[["x1", "x2"]].to_numpy().reshape(12, n, 2)[1:]
