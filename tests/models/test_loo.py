@@ -191,7 +191,7 @@ def test_psis_loo_on_columbus_flags_the_observation_it_gets_wrong():
     df = data.frame.assign(id=list(data.W.ids))
     exact = _oracle(df, "CRIME", ["INC", "HOVAL"], data.W, "lag")
     fit = bsp.fit("sar", "CRIME ~ INC + HOVAL", df, data.W, unit="id", draws=1000, seed=0)
-    with pytest.warns(bsp.SamplingWarning, match=r"Pareto k > 0.7 for 1 observation") as rec:
+    with pytest.warns(bsp.SamplingWarning, match=r"Pareto k > 0.70 for 1 observation") as rec:
         loo = fit.loo()
     k = loo.pareto_k.values
     bad = int(np.argmax(k))
