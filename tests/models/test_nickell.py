@@ -140,3 +140,4 @@ def test_analytic_shift_equals_the_formula_on_dense_kronecker_matrices(panel):
         assert got[k] == pytest.approx(shift[j], rel=1e-8), k
     assert "Yu, de Jong & Lee" in fixed.attrs["bias_correction"]
     assert fixed.draws("tau").std() == pytest.approx(plain.draws("tau").std())  # spread kept
+    np.testing.assert_array_equal(fixed.draws("sigma"), plain.draws("sigma"))  # not moved
