@@ -35,20 +35,15 @@ def source_revision() -> str:
     """The git commit the package runs from ("+ changes" when the tree is modified), or ""."""
     import subprocess
 
-    here = Path(__file__).resolve().parent.parent
+    here = str(Path(__file__).resolve().parent.parent)
+
+    def git(*args) -> str:
+        run = subprocess.run(["git", "-C", here, *args], capture_output=True, text=True, check=True)
+        return run.stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return ""
     return head + (" + changes" if dirty else "")
