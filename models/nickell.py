@@ -101,7 +101,7 @@ def analytic_shift(fit: SpatialFit) -> dict:
 
     post, a = fit.idata.posterior, fit.attrs
     d = fit._loo_inputs()
-    Wd = _dense_w(fit)
+    Wd = d["W"].toarray()
     n = Wd.shape[0]
     Zd = demean(d["Z"], a["fe"])
     T, _, kz = Zd.shape
@@ -148,14 +148,6 @@ def analytic_shift(fit: SpatialFit) -> dict:
     # corrects (moving it too lowered sigma's coverage from 96% to 89% on the
     # north-east recovery design); the term still enters the other shifts through Sigma^-1
     return out
-
-
-def _dense_w(fit: SpatialFit) -> np.ndarray:
-    cd = fit.idata.constant_data
-    n = fit.idata.observed_data["y"].shape[-1]
-    Wd = np.zeros((n, n))
-    Wd[cd["W_row"].values, cd["W_col"].values] = cd["W_val"].values
-    return Wd
 
 
 def analytic_correction(full: SpatialFit) -> SpatialFit:

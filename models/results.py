@@ -481,6 +481,7 @@ class SpatialFit:
             "kind": kind,
             "fe": a["fe"],
             "nnz": Wm.nnz,
+            "W": Wm,
         }
 
     def _check_student_fe(self) -> None:
