@@ -27,6 +27,16 @@ def spectral_radius(tau, rho, eta, w_min: float, w_max: float = 1.0, xp=np):
     return xp.maximum(*ends)
 
 
+def diverges(tau, rho, eta, w_max: float = 1.0, xp=np):
+    """Whether the root at W's largest eigenvalue is a unit or explosive one, f(w_max) >= 1.
+
+    There the cumulative response to a permanent change in x grows without bound in
+    the direction of beta_k + theta_k w_max (the long-run effect is +-infinity);
+    instability only at w_min (f(w_min) <= -1) oscillates and has no limit.
+    """
+    return (tau + eta * w_max) / (1.0 - rho * w_max) >= 1.0
+
+
 def stationary(tau, rho, eta, w_min: float, w_max: float = 1.0, xp=np):
     """Whether (tau, rho, eta) give a stable process (see the module docstring)."""
     return spectral_radius(tau, rho, eta, w_min, w_max, xp) < 1.0

@@ -107,6 +107,7 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
 
     import bayespatial as bsp
     from bayespatial.data.simulate import simulate
+    from bayespatial.models.results import equal_tailed
     from bayespatial.priors.spec import Priors
 
     sim = simulate("dsdm", W, T=T, beta=BETA, theta=THETA, fe="twoway", seed=rep, **TRUTH)
@@ -151,9 +152,9 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
             for effect in ("direct", "indirect"):
                 key = f"x1 {horizon} {effect}"
                 v = frames[effect]["x1"].to_numpy()
-                quantities[key] = (v[np.isfinite(v)], effects_truth[key])
+                quantities[key] = (v[~np.isnan(v)], effects_truth[key])  # +-inf: diverges
         for name, (v, value) in quantities.items():
-            if v.size == 0:  # every (shifted) draw non-stationary: no long-run effect at all
+            if not np.isfinite(v).any():  # every (shifted) draw non-stationary
                 rows.append(
                     {
                         "rep": rep,
@@ -166,7 +167,7 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
                     }
                 )
                 continue
-            lo, hi = np.quantile(v, [0.025, 0.975])
+            lo, hi = equal_tailed(v, 0.95)  # the effects table's interval
             rows.append(
                 {
                     "rep": rep,
@@ -182,14 +183,22 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
 
 
 def summarise(raw: pd.DataFrame) -> pd.DataFrame:
-    """Bias, RMSE and 95% coverage (with its binomial se) per correction and parameter."""
+    """Bias, RMSE and 95% coverage (with its binomial se) per correction and parameter.
+
+    A long-run effect whose posterior median is +-inf (most draws on a unit root) has
+    no finite error: such replications are counted in ``inf_median`` and left out of
+    bias and rmse (they still count in coverage).
+    """
+    error = raw["error"].astype(float)
+    raw = raw.assign(error=error, finite_error=error.where(np.isfinite(error)))
     g = raw.groupby(["parameter", "correction"], sort=False)
     out = g.agg(
         reps=("rep", "nunique"),
-        bias=("error", "mean"),
-        rmse=("error", lambda e: float(np.sqrt(np.nanmean(np.square(e))))),
+        bias=("finite_error", "mean"),
+        rmse=("finite_error", lambda e: float(np.sqrt(np.square(e.dropna()).mean()))),
         coverage=("covered", "mean"),
         failed=("failed", "sum"),
+        inf_median=("error", lambda e: int(np.isinf(e).sum())),
     ).reset_index()
     out["coverage_se"] = np.sqrt(0.95 * 0.05 / out["reps"])
     return out
@@ -219,7 +228,7 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
         study_note = str(err)
     console.log(study_note)
     reps = 20 if args.quick else args.reps
-    raw_path = args.out / "raw.csv"
+    raw_path = args.out / f"raw_{args.design}_T{args.T}.csv"  # one per design: resume is per design
     raw = pd.read_csv(raw_path) if raw_path.exists() else pd.DataFrame()
     if len(raw):  # resume only replications fitted under the current default priors
         from bayespatial.priors.spec import Priors
@@ -240,8 +249,14 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     write_atomic(raw_path, raw.to_csv(index=False))
     raw = raw[raw["rep"] < reps]
     table = summarise(raw)
-    write_table(table, args.out / "nickell.csv")
-    seconds = time.perf_counter() - t0
+    write_table(table, args.out / f"nickell_{args.design}_T{args.T}.csv")
+    clock = args.out / f"seconds_{args.design}_T{args.T}.json"  # fitting time, all sessions
+    seconds = (
+        time.perf_counter()
+        - t0
+        + (json.loads(clock.read_text())["seconds"] if clock.exists() else 0.0)
+    )
+    write_atomic(clock, json.dumps({"seconds": seconds}))
     command = "python -m bayespatial.experiments.nickell_bias --out out/nickell"
     command += " --quick" if args.quick else f" --reps {reps}"
     command += f" --T {args.T}" if args.T != 20 else ""
@@ -256,7 +271,7 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
         [
             heading(args.design, args.T),
             "",
-            f"Command: `{command}` ({seconds:.0f} s for the new replications). Commit: "
+            f"Command: `{command}` ({seconds:.0f} s of fitting for {reps} replications). Commit: "
             f"{source_revision() or 'unknown'}. Design: {W.n} units "
             f"({where}) "
             f"x {args.T} years, two-way FE; truth "
@@ -268,12 +283,17 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
             "",
             "bias and rmse are of the posterior median (long-run effects have heavy right "
             "tails near the unit root); `failed`: replications where the fit refused (almost "
-            "no stationary draws; counted as not covering). "
+            "no stationary draws; counted as not covering). Long-run intervals are the "
+            "effects table's: draws outside the stable region, where the cumulative "
+            "response diverges, count as +-inf (`inf_median`: replications whose median is "
+            "infinite, left out of bias and rmse). "
             "`none`: the plain posterior (exact sampler, first period conditioned on); "
             '`jackknife`: `bias_correction="jackknife"`, the split-panel jackknife '
             "(Dhaene & Jochmans 2015) applied to the posterior's location; `analytic`: "
-            '`bias_correction="analytic"`, Yu, de Jong & Lee\'s (2008) O(1/T) bias evaluated at '
-            "the posterior mean, applied to the posterior's location.",
+            '`bias_correction="analytic"` (the default), Yu, de Jong & Lee\'s (2008) bias with '
+            "the finite-T expectation of the lagged-outcome term, solved at the corrected "
+            "value (Bun & Carree 2005) and with the delta-method spread "
+            "(`models/nickell.py`, `analytic_correction`).",
             "",
         ]
     )

@@ -1,4 +1,7 @@
-"""Split-panel jackknife correction of the Nickell bias in dynamic panels with unit effects.
+"""Corrections of the Nickell bias in dynamic panels with unit effects.
+
+Two are offered: the analytic correction (the default; `analytic_correction`) and
+the split-panel jackknife (`split_panel_jackknife`).
 
 With unit effects removed by the within (or Lee-Yu) transformation, the lagged
 outcome is correlated with the transformed error, so tau (and, through it,
@@ -11,7 +14,7 @@ on its own first period), and
 
     theta_J = 2 theta_full - (theta_half1 + theta_half2) / 2.
 
-Here it moves the whole posterior: every draw is shifted by
+The jackknife moves the whole posterior: every draw is shifted by
 theta_J - theta_full computed from posterior means, keeping the full-panel
 spread. This is a frequentist bias correction of the posterior's location;
 BENCHMARKS.md ("Nickell bias") measures by simulation what it does to the bias
@@ -75,87 +78,175 @@ def split_panel_jackknife(run, config, data: pd.DataFrame, W, full: SpatialFit) 
     return SpatialFit(shift_posterior(full.idata, shifts, attrs))
 
 
-def analytic_shift(fit: SpatialFit) -> dict:
-    """Yu, de Jong & Lee's (2008) O(1/T) bias of the dynamic SDM, as shifts of the posterior.
+def transformed_panel(fit: SpatialFit) -> tuple[np.ndarray, np.ndarray]:
+    """Dense W and the demeaned regressors (T, n, kz) on the space the likelihood lives on.
 
-    For y_t = tau y_{t-1} + eta W y_{t-1} + rho W y_t + Z_t beta + effects + e_t with unit
-    effects removed, the QML estimator has bias -Sigma^-1 b / T (Yu, de Jong & Lee 2008,
-    *J. Econometrics* 146, 118-134, Theorem 3; the form of Lee & Yu 2010 used by SDPDmod),
-    with S = I - rho W, G = W S^-1, A = S^-1 (tau I + eta W) and
-
-        b_tau = tr((I - A)^-1 S^-1) / n,   b_eta = tr(W (I - A)^-1 S^-1) / n,
-        b_rho = [tau tr(G (I - A)^-1 S^-1) + eta tr(G W (I - A)^-1 S^-1) + tr(G)] / n,
-        b_sigma2 = 1 / (2 sigma^2),
-
-    and Sigma the information matrix per observation of (coefficients, rho, sigma^2).
-    Evaluated at the posterior means (the flat-prior posterior is centred on the QML
-    estimate); every draw is moved by the same shift, so the spread is the posterior's.
-    sigma is not moved (see the comment at the end).
-    Dense n x n algebra: dynamic panels of regions have n in the tens to hundreds.
-    With time effects the traces use W and the information uses n T observations
-    rather than Lee & Yu's transformed W* and (n - 1) T (an O(1/n) difference), and
-    the near-unit-root adjustment of Lee & Yu (2010) is not made: stable draws only.
-    Calibration (bias and coverage over replications) is measured in BENCHMARKS.md.
+    Unit effects: W and the within-demeaned Z. Two-way effects: Lee & Yu's (2010)
+    W* = F_n' W F_n and F_n' Z_t, n - 1 directions orthogonal to the constant (Helmert
+    rows; any orthonormal F_n gives the same traces and inner products).
     """
     from bayespatial.engine.crossprod import demean
+    from bayespatial.engine.streaming import helmert
 
-    post, a = fit.idata.posterior, fit.attrs
     d = fit._loo_inputs()
     Wd = d["W"].toarray()
+    Zd = demean(d["Z"], fit.attrs["fe"])
+    if fit.attrs["fe"] == "twoway":
+        Wd = helmert(helmert(Wd, 0), 1)
+        Zd = helmert(Zd, 1)
+    return Wd, Zd
+
+
+def lagged_error_moment(A: np.ndarray, Sni: np.ndarray, T: int) -> np.ndarray:
+    """P with E[sum_t y~_{t-1} e~_t'] = -sigma^2 P over T periods after the first.
+
+    y_t = A y_{t-1} + S^-1 e_t + (fixed terms), e_t iid (0, sigma^2 I), y_0 given, ~ the
+    deviation from the mean over t = 1..T: only -T ybar_{-1} ebar' has a nonzero mean,
+    sum_{t, s < t} A^{t-1-s} S^-1 sigma^2 / T, which sums to
+
+        P = (I - A)^-1 [I - (I - A)^-1 (I - A^T) / T] S^-1
+
+    (the matrix form of Nickell 1981's numerator; its large-T limit (I - A)^-1 S^-1 is
+    Yu, de Jong & Lee's).
+    """
+    eye = np.eye(A.shape[0])
+    IA = np.linalg.inv(eye - A)
+    return IA @ (eye - IA @ (eye - np.linalg.matrix_power(A, T)) / T) @ Sni
+
+
+def yu_de_jong_lee_shift(Wd, Zd, theta: np.ndarray, eta: bool, finite_T: bool = True) -> np.ndarray:
+    """s(theta) = (Sigma / (n T))^-1 b / T for theta = (coefficients in Z's order, rho, sigma^2).
+
+    The coefficients end with tau (and eta when ``eta``); see `analytic_correction`.
+    """
     n = Wd.shape[0]
-    Zd = demean(d["Z"], a["fe"])
     T, _, kz = Zd.shape
-    mean = {k: float(post[k].mean()) for k in ("rho", "tau") if k in post}
-    tau, rho = mean["tau"], mean["rho"]
-    eta = float(post["eta"].mean()) if "eta" in post else 0.0
-    coef = d["beta"].mean(axis=0)  # [beta, theta (lagged), tau, eta] in Z's column order
-    sige = float((post["sigma"].values ** 2).mean())
+    coef, rho, sige = theta[:kz], theta[kz], theta[kz + 1]
+    i_tau = kz - (2 if eta else 1)
+    tau = coef[i_tau]
+    eta_v = coef[kz - 1] if eta else 0.0
     eye = np.eye(n)
     Sni = np.linalg.inv(eye - rho * Wd)
     G = Wd @ Sni
-    A = Sni @ (tau * eye + eta * Wd)
-    IAS = np.linalg.solve(eye - A, Sni)
+    A = Sni @ (tau * eye + eta_v * Wd)
+    IAS = lagged_error_moment(A, Sni, T)
     b = np.zeros(kz + 2)
-    i_tau = kz - (2 if "eta" in post else 1)
     b[i_tau] = np.trace(IAS) / n
-    if "eta" in post:
+    if eta:
         b[kz - 1] = np.trace(Wd @ IAS) / n
-    b[kz] = (tau * np.trace(G @ IAS) + eta * np.trace(G @ Wd @ IAS) + np.trace(G)) / n
+    b[kz] = (tau * np.trace(G @ IAS) + eta_v * np.trace(G @ Wd @ IAS) + np.trace(G)) / n
     b[kz + 1] = 1.0 / (2.0 * sige)
     Zs = Zd.reshape(T * n, kz)
-    GZb = (Zd @ coef) @ G.T  # (T, n): G applied to each period's Z beta
-    GZb = GZb.reshape(-1)
+    GZb = ((Zd @ coef) @ G.T).reshape(-1)  # G applied to each period's Z beta
     info = np.zeros((kz + 2, kz + 2))
     info[:kz, :kz] = Zs.T @ Zs / sige
     info[:kz, kz] = info[kz, :kz] = Zs.T @ GZb / sige
     info[kz, kz] = GZb @ GZb / sige + T * np.trace(G @ G + G @ G.T)
     info[kz + 1, kz + 1] = Zs.shape[0] / (2 * sige**2)
     info[kz, kz + 1] = info[kz + 1, kz] = T * np.trace(G) / sige
-    n_eff = n - 1 if a["fe"] == "twoway" else n
-    shift = np.linalg.solve(info / (n_eff * T), b) / T  # theta_corrected = theta_hat + shift
-    terms = [str(t) for t in post["term"].values]
-    k = len(terms)
-    out = {"beta": shift[:k], "rho": shift[kz], "tau": shift[i_tau]}
-    if "theta" in post:
-        theta = np.zeros(k)
-        for j, name in enumerate(fit.durbin_terms):
-            theta[terms.index(name)] = shift[k + j]
-        out["theta"] = theta
-    if "eta" in post:
-        out["eta"] = shift[kz - 1]
-    # sigma is not moved: its posterior already has the N = (n - 1)(T - 1) degrees of
-    # freedom of the transformed likelihood, which is what the QML's sigma^2 bias term
-    # corrects (moving it too lowered sigma's coverage from 96% to 89% on the
-    # north-east recovery design); the term still enters the other shifts through Sigma^-1
-    return out
+    return np.linalg.solve(info / (n * T), b) / T
+
+
+FIXED_POINT_STEPS = 200
+"""Most iterations of theta_c = theta_bar + s(theta_c) (a contraction: |ds/dtheta| < 1)."""
+
+SHIFT_SIGMA = False
+"""sigma is not moved: its posterior already has the N = (n - 1)(T - 1) degrees of
+freedom of the transformed likelihood, which is what the QML's sigma^2 bias term
+corrects (moving it too lowered sigma's coverage from 96% to 89% on the north-east
+recovery design); the term still enters the other shifts through Sigma^-1."""
 
 
 def analytic_correction(full: SpatialFit) -> SpatialFit:
-    """``full`` with its posterior shifted by `analytic_shift`."""
-    shifts = analytic_shift(full)
-    record = {k: np.atleast_1d(v).round(6).tolist() for k, v in shifts.items()}
+    """The posterior moved to the Nickell-bias-corrected estimator's sampling distribution.
+
+    For y_t = tau y_{t-1} + eta W y_{t-1} + rho W y_t + Z_t beta + effects + e_t with unit
+    effects removed, the QML estimator has bias -Sigma^-1 b / T (Yu, de Jong & Lee 2008,
+    *J. Econometrics* 146, 118-134, Theorem 3; the form of Lee & Yu 2010 used by SDPDmod),
+    with S = I - rho W, G = W S^-1, A = S^-1 (tau I + eta W) and
+
+        b_tau = tr(P) / n,   b_eta = tr(W P) / n,
+        b_rho = [tau tr(G P) + eta tr(G W P) + tr(G)] / n,   b_sigma2 = 1 / (2 sigma^2),
+
+    Sigma the information matrix per observation of (coefficients, rho, sigma^2), and
+    P = (I - A)^-1 S^-1 to first order in 1/T. Three refinements, each measured (issue
+    note and BENCHMARKS.md, "Nickell bias"):
+
+    - P is the exact expectation for the T periods used, -E[sum_t y~_{t-1}' e~_t] / sigma^2
+      = tr((I - A)^-1 [I - (I - A)^-1 (I - A^T) / T] S^-1) (Nickell 1981, *Econometrica*
+      49, 1417-1426, for the scalar case), not its large-T limit; at T = 10 the limit
+      overstates the bias by about a quarter.
+    - The bias is evaluated at the corrected value: theta_c solves
+      theta_c = theta_bar + s(theta_c), s = Sigma^-1 b / T, theta_bar the posterior mean
+      (Bun & Carree 2005, *J. Bus. Econ. Stat.* 23, 200-210: fixed-T consistent). The
+      flat-prior posterior is centred on the QML estimate, which is biased towards zero,
+      where the bias is smaller.
+    - theta_c varies with the data through its Jacobian K = (I - ds/dtheta)^-1, so its
+      sampling spread is K V K' (the delta method), wider than the posterior's V where
+      the bias grows with tau. Each draw is mapped by
+      theta_d -> theta_c + K (theta_d - theta_bar), ds/dtheta by central differences.
+
+    sigma is not moved (see `SHIFT_SIGMA`). With time effects (fe="twoway") everything
+    is computed, as in Lee & Yu (2010, *Econometric Theory* 26, 564-597), on the
+    transformed panel (`transformed_panel`): using W itself would add the unit
+    eigenvalue's term 1 / (1 - tau - rho - eta) / n to b_tau and b_eta.
+    Dense n x n algebra: dynamic panels of regions have n in the tens to hundreds.
+    If the fixed point does not converge (a posterior at the unit root), the one-step
+    correction theta_bar + s(theta_bar) is used and the attrs say so. Shifted draws
+    can leave the stable region; long-run effects count them as diverging.
+    """
+    post = full.idata.posterior
+    Wd, Zd = transformed_panel(full)
+    kz = Zd.shape[2]
+    eta = "eta" in post
+    d = full._loo_inputs()
+    draws = np.column_stack([d["beta"], full.draws("rho"), full.draws("sigma") ** 2])
+    bar = draws.mean(axis=0)
+    keep = np.ones(kz + 2)
+    keep[kz + 1] = float(SHIFT_SIGMA)
+
+    def s_of(theta):
+        return keep * yu_de_jong_lee_shift(Wd, Zd, theta, eta)
+
+    method = "analytic (Yu, de Jong & Lee 2008; finite-T, fixed point, delta-method spread)"
+    centre, step = bar + s_of(bar), np.inf
+    for _ in range(FIXED_POINT_STEPS):  # theta_c = theta_bar + s(theta_c)
+        new = bar + s_of(centre)
+        if not np.all(np.isfinite(new)):
+            break
+        step, centre = np.max(np.abs(new - centre)), new
+        if step < 1e-12:
+            break
+    if not (np.all(np.isfinite(centre)) and step < 1e-12):
+        centre = bar + s_of(bar)
+        method += "; the fixed point did not converge, one step used"
+    jac = np.zeros((kz + 2, kz + 2))  # d s / d theta by central differences
+    for j in range(kz + 2):
+        h = 1e-5 * max(1.0, abs(centre[j]))
+        e = np.zeros(kz + 2)
+        e[j] = h
+        jac[:, j] = (s_of(centre + e) - s_of(centre - e)) / (2 * h)
+    K = np.linalg.inv(np.eye(kz + 2) - jac)
+    moved = (centre - bar) + (draws - bar) @ (K - np.eye(kz + 2)).T  # theta_d -> moved + theta_d
+    shape = post["rho"].shape  # (chain, draw)
+    terms = [str(t) for t in post["term"].values]
+    k = len(terms)
+    shifts = {"beta": moved[:, :k].reshape(*shape, k), "rho": moved[:, kz].reshape(shape)}
+    shifts["tau"] = moved[:, kz - (2 if eta else 1)].reshape(shape)
+    if "theta" in post:
+        theta = np.zeros((len(moved), k))
+        for j, name in enumerate(full.durbin_terms):
+            theta[:, terms.index(name)] = moved[:, k + j]
+        shifts["theta"] = theta.reshape(*shape, k)
+    if eta:
+        shifts["eta"] = moved[:, kz - 1].reshape(shape)
+    record = {
+        name: np.atleast_1d(v.mean(axis=(0, 1))).round(6).tolist() for name, v in shifts.items()
+    }
+    widen = np.sqrt(np.diag(K @ np.cov(draws.T) @ K.T) / np.diag(np.cov(draws.T)))
     attrs = {
-        "bias_correction": "analytic (Yu, de Jong & Lee 2008)",
+        "bias_correction": method,
         "bias_shift": json.dumps(record),
+        "bias_sd_ratio": json.dumps({"tau": round(float(widen[kz - (2 if eta else 1)]), 4)}),
     }
     return SpatialFit(shift_posterior(full.idata, shifts, attrs))

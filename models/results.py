@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bayespatial.data.errors import SamplingWarning, StationarityWarning
-from bayespatial.engine.dynamic import stationary
+from bayespatial.engine.dynamic import diverges, stationary
 from bayespatial.engine.effects import (
     Quadrature,
     apply_effects,
@@ -169,10 +169,12 @@ def assemble(
     return SpatialFit(idata)
 
 
-def _interval(values: np.ndarray, ci: float) -> tuple[float, float]:
+def equal_tailed(values: np.ndarray, ci: float) -> tuple[float, float]:
+    """Equal-tailed interval; +-inf draws (diverging long-run effects) count as such."""
     a = (1 - ci) / 2
-    lo, hi = np.quantile(values, [a, 1 - a])
-    return float(lo), float(hi)
+    big = np.finfo(float).max
+    lo, hi = np.quantile(np.clip(values, -big, big), [a, 1 - a])
+    return tuple(float(np.inf * np.sign(v)) if abs(v) >= big / 2 else float(v) for v in (lo, hi))
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,7 +252,7 @@ class SpatialFit:
         independent = self.attrs["sampler"] == "exact"
         rows = []
         for parameter, term, values in self._rows():
-            lo, hi = _interval(values, ci)
+            lo, hi = equal_tailed(values, ci)
             ess, rhat = ess_rhat(values)
             if independent and np.isfinite(ess):
                 ess = float(values.size)
@@ -310,8 +312,11 @@ class SpatialFit:
             out = {k: np.asarray(getattr(eff, k)) for k in ("direct", "indirect", "total")}
             if horizon == "long":
                 bad = ~self.stationary_draws()
+                w_max = self.attrs["w_max"]
+                up = diverges(tau, rho, eta, w_max)[:, None]
+                limit = np.where(up, np.sign(beta + theta * w_max) * np.inf, np.nan)
                 for k in out:
-                    out[k] = np.where(bad[:, None], np.nan, out[k])
+                    out[k] = np.where(bad[:, None], limit, out[k])
         else:
             out = {"direct": beta, "indirect": theta, "total": beta + theta}
         names = [terms[j] for j in keep]
@@ -338,8 +343,11 @@ class SpatialFit:
 
         ``note`` says where an indirect effect is zero by construction (SEM, OLS, and
         terms left out of ``durbin``): the error models spread shocks, not x. Dynamic
-        fits add ``horizon`` in {short, long}; long-run summaries use the
-        stationary draws only (a `StationarityWarning` says how many were left out).
+        fits add ``horizon`` in {short, long}. Long run, where some draws lie outside
+        the stable region (a `StationarityWarning` says how many): the interval counts
+        the draws whose effect diverges as +-inf (so an upper limit is inf when the
+        posterior puts more than (1 - ci) / 2 on a unit or explosive root: the data
+        do not bound the effect), mean and sd use the stable draws, and ``note`` says so.
         """
         ci = self.attrs["ci"] if ci is None else ci
         horizons = ("short", "long") if "tau" in self.idata.posterior else ("short",)
@@ -349,20 +357,28 @@ class SpatialFit:
             for term in frames["direct"].columns:
                 for effect, frame in frames.items():
                     v = frame[term].to_numpy()
-                    v = v[np.isfinite(v)]
-                    if v.size == 0:
+                    v = v[~np.isnan(v)]  # NaN: no limit (oscillating); +-inf: diverges
+                    finite = v[np.isfinite(v)]
+                    if finite.size == 0:
                         continue
-                    lo, hi = _interval(v, ci)
+                    lo, hi = equal_tailed(v, ci)
+                    note = self._effect_note(term, effect)
+                    if finite.size < frame.shape[0]:
+                        share = 1 - finite.size / frame.shape[0]
+                        note = (
+                            f"{share:.1%} of draws outside the stable region: counted as "
+                            "+-inf (diverging) in the interval; mean and sd over stable draws"
+                        )
                     row = {"term": term, "effect": effect}
                     if len(horizons) > 1:
                         row["horizon"] = horizon
                     row.update(
                         {
-                            "mean": float(v.mean()),
-                            "sd": float(v.std(ddof=1)),
+                            "mean": float(finite.mean()),
+                            "sd": float(finite.std(ddof=1)),
                             "lower": lo,
                             "upper": hi,
-                            "note": self._effect_note(term, effect),
+                            "note": note,
                         }
                     )
                     rows.append(row)
@@ -371,7 +387,7 @@ class SpatialFit:
             if dropped:
                 warnings.warn(
                     f"{dropped} of {self.draws('tau').size} draws lie outside the stable region; "
-                    "long-run effects use the stationary draws only.",
+                    "long-run effects diverge there (see the effects table's note).",
                     StationarityWarning,
                     stacklevel=2,
                 )

@@ -13,7 +13,7 @@ def test_smoke_two_replications_and_resume(tmp_path):
     )
     assert (table["reps"] == 2).all()
     assert "non-stationary" in md.read_text()  # the study's values, refused with a reason
-    raw = pd.read_csv(tmp_path / "raw.csv")
+    raw = pd.read_csv(tmp_path / "raw_northeast_T20.csv")
     again = nickell_bias.main(nickell_bias.parse_args(argv))  # resumes: nothing refitted
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "raw.csv"), raw)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "raw_northeast_T20.csv"), raw)
     pd.testing.assert_frame_equal(again, table)

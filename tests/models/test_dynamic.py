@@ -85,9 +85,9 @@ def test_long_run_effects_match_dense_inverse(dsdm, W):
                 assert got["total"][term][i] == pytest.approx(S.sum() / W.n, rel=1e-8)
 
 
-def test_rejection_near_the_boundary(W):
-    """Near a unit root (tau + rho + eta = 0.99): enforce keeps stable draws only; report
-    gives P(stable | y) under the unrestricted posterior (here about 0.3)."""
+@pytest.fixture(scope="module")
+def near_unit_root(W):
+    """tau + rho + eta = 0.99: fits with stationarity enforced and reported."""
     sim = simulate(
         "dsdm",
         W,
@@ -102,8 +102,13 @@ def test_rejection_near_the_boundary(W):
     )
     args = ("dsdm", "y ~ x1 + x2", sim.frame, W)
     kw = {"unit": "unit", "time": "time", "fe": "none", "draws": 400, "seed": 2}
-    enforced = bsp.fit(*args, **kw)
-    reported = bsp.fit(*args, stationarity="report", **kw)
+    return bsp.fit(*args, **kw), bsp.fit(*args, stationarity="report", **kw)
+
+
+def test_rejection_near_the_boundary(near_unit_root):
+    """Near a unit root (tau + rho + eta = 0.99): enforce keeps stable draws only; report
+    gives P(stable | y) under the unrestricted posterior (here about 0.3)."""
+    enforced, reported = near_unit_root
     assert enforced.stationary_draws().all()
     p = reported.attrs["p_stationary"]
     assert p == pytest.approx(reported.stationary_draws().mean())
@@ -114,6 +119,38 @@ def test_rejection_near_the_boundary(W):
     assert enforced.attrs["p_stationary_draws"] > 1600  # rejection drew more
     with pytest.warns(bsp.StationarityWarning, match="outside the stable region"):
         reported.effects()
+
+
+def test_long_run_effects_diverge_outside_the_stable_region(near_unit_root, W):
+    """A draw whose reduced form B = (I - rho W)^-1 (tau I + eta W) has a real eigenvalue
+    >= 1 (dense eigvals) has a cumulative response that grows without bound: its long-run
+    effects are +-inf with the sign of beta + theta; stable draws stay finite. The
+    interval counts them, so with about 70% of the posterior there the upper limit of
+    x1 (beta 1) is inf and the lower limit of x2 (beta -0.5) is -inf."""
+    _, fit = near_unit_root
+    long = fit.effect_draws("long")
+    rho, tau, eta = fit.draws("rho"), fit.draws("tau"), fit.draws("eta")
+    terms = [str(t) for t in fit.idata.posterior["term"].values]
+    keep = [terms.index(t) for t in long["total"].columns]  # no intercept
+    beta, theta = fit.draws("beta")[:, keep], fit.draws("theta")[:, keep]
+    Wd, eye = W.sparse.toarray(), np.eye(W.n)
+    for i in range(0, rho.size, 37):
+        B = np.linalg.solve(eye - rho[i] * Wd, tau[i] * eye + eta[i] * Wd)
+        unit_root = np.linalg.eigvals(B).real.max() >= 1
+        for effect in ("direct", "indirect", "total"):
+            got = long[effect].iloc[i].to_numpy()
+            if unit_root:
+                np.testing.assert_array_equal(got, np.sign(beta[i] + theta[i]) * np.inf)
+            else:
+                assert np.isfinite(got).all()
+    with pytest.warns(bsp.StationarityWarning):
+        table = fit.effects().query("horizon == 'long' and effect == 'total'")
+    x1, x2 = (table[table.term == t].iloc[0] for t in ("x1", "x2"))
+    assert x1["upper"] == np.inf
+    assert np.isfinite(x1["lower"])
+    assert x2["lower"] == -np.inf
+    assert np.isfinite(x2["upper"])
+    assert "outside the stable region" in x1["note"]
 
 
 def test_dsdm_round_trip(dsdm, tmp_path):
