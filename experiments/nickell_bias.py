@@ -7,13 +7,15 @@ fixed effects; W = inverse great-circle distance between the cities
 Model 2 dynamic parameters (tau 0.708, rho 0.180, eta 0.265) are not
 stationary (tau + rho + eta = 1.153), so they are scaled proportionally to
 tau + rho + eta = 0.95 (tau 0.583, rho 0.148, eta 0.218); beta = (1, -0.5),
-theta = (0.3, 0.2), sigma = 1. For each replication the dsdm is fitted with
-the default exact sampler, plainly and with the split-panel jackknife
-(`bayespatial.models.nickell`); reported: bias and RMSE of the posterior mean
-and coverage of the 95% interval for tau, rho, eta.
+theta = (0.3, 0.2), sigma = 1. ``--design lattice`` uses a 6 x 6 rook lattice
+instead, ``--T`` the number of years. For each replication the dsdm is fitted with
+the default exact sampler, plainly, with the split-panel jackknife and with the
+analytic correction (the default; `bayespatial.models.nickell`); reported: bias
+and RMSE of the posterior median and coverage of the 95% interval for tau, rho,
+eta, beta, theta and the short- and long-run effects of x1.
 
     python -m bayespatial.experiments.nickell_bias --out out/nickell [--reps 200] \
-        [--markdown BENCHMARKS.md]
+        [--T 20] [--design northeast|lattice] [--markdown BENCHMARKS.md]
 """
 
 from __future__ import annotations

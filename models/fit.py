@@ -129,12 +129,14 @@ def fit(
         dsdm only: restrict the prior to the stable region
         (`bayespatial.engine.dynamic`), or only report its posterior probability.
     bias_correction : {"auto", "analytic", "jackknife", "none"}
-        dsdm with unit effects: shift the posterior by Yu, de Jong & Lee's (2008)
-        analytic O(1/T) Nickell bias at the posterior mean ("auto" does this for
-        dsdm with unit or two-way effects, nothing elsewhere), by the split-panel
-        jackknife estimate, or not at all ("none": the plain posterior, whose tau
-        is biased by O(1/T)); `bayespatial.models.nickell`, bias and coverage of
-        each in BENCHMARKS.md. ``fit.attrs["bias_correction"]`` says which.
+        dsdm with unit effects: move the posterior to the sampling distribution of
+        the Nickell-bias-corrected estimator (Yu, de Jong & Lee 2008 with the exact
+        T-period lagged-outcome term, solved at the corrected value, delta-method
+        spread; "auto" does this for dsdm with unit or two-way effects, nothing
+        elsewhere), shift it by the split-panel jackknife estimate, or leave it
+        ("none": the plain posterior, whose tau is biased by O(1/T));
+        `bayespatial.models.nickell.analytic_correction`, bias and coverage of each
+        in BENCHMARKS.md. ``fit.attrs["bias_correction"]`` says which.
 
     Raises
     ------

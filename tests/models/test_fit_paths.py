@@ -13,6 +13,7 @@ import pytest
 import bayespatial as bsp
 from bayespatial.data import weights
 from bayespatial.data.simulate import simulate
+from bayespatial.models.arviz_io import ess_rhat
 from bayespatial.models.fit import _warn_diagnostics
 from bayespatial.priors.spec import BetaInterval, Normal, Priors, ZellnerG
 
@@ -53,9 +54,7 @@ def test_prior_options_move_the_posterior_as_their_algebra_says(sar_panel):
     # Zellner's g-prior shrinks the slopes by g / (1 + g) given rho: half at g = 1
     g1 = bsp.fit("sar", "y ~ x1 + x2", df, W, priors=Priors(coef=ZellnerG(1.0)), **KW)
     assert g1.draws("beta")[:, 0].mean() == pytest.approx(0.5 * b_flat.mean(), rel=0.05)
-    # a tight normal prior N(0, 0.01^2) on x1 (NUTS): the posterior precision is at least
-    # the prior's, so the posterior sd is at most 0.01, and the mean lies between 0 and
-    # the flat fit's (about 1), within a few prior sd of 0
+    # a tight normal prior N(0, 0.01^2) on x1 (NUTS) against a grid oracle
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bsp.SamplerChoiceWarning)
         tight = bsp.fit(
@@ -64,12 +63,70 @@ def test_prior_options_move_the_posterior_as_their_algebra_says(sar_panel):
             df,
             W,
             priors=Priors(coef={"x1": Normal(0.0, 0.01)}),
-            **{**KW, "draws": 500, "warmup": 500, "chains": 2},
+            **{**KW, "draws": 1000, "warmup": 500, "chains": 2},
         )
-    x1 = tight.draws("beta")[:, 0]
     assert tight.attrs["sampler"] == "nuts"
-    assert 0 < x1.mean() < 0.05
-    assert x1.std() < 0.011
+    # the oracle itself, with an all but flat prior, against the exact sampler's draws
+    vague = normal_prior_grid_oracle(df, W, prior_sd=1e6)
+    for name, draws in (("x1", b_flat), ("rho", flat.draws("rho"))):
+        assert abs(draws.mean() - vague[name][0]) < 4 * draws.std() / np.sqrt(draws.size)
+    oracle = normal_prior_grid_oracle(df, W, prior_sd=0.01)
+    for name, draws in (("x1", tight.draws("beta")[:, 0]), ("rho", tight.draws("rho"))):
+        ess = float(ess_rhat(draws.reshape(2, -1))[0])
+        mcse = draws.std() / np.sqrt(ess)
+        assert abs(draws.mean() - oracle[name][0]) < 4 * mcse, name
+        # the sd's Monte Carlo relative error is about 1 / sqrt(2 ess)
+        assert draws.std() == pytest.approx(oracle[name][1], rel=4 / np.sqrt(2 * ess)), name
+
+
+def normal_prior_grid_oracle(df, W, prior_sd: float) -> dict:
+    """Posterior mean and sd of beta_x1 and rho for the two-way FE SAR with beta_x1 ~
+    N(0, prior_sd^2), beta_x2 flat, rho uniform on W's interval and sigma^2 ~ IG(0.01,
+    0.01 var(y~)), by quadrature: beta integrated out in closed form given (rho, sigma^2)
+    (a Gaussian integral), (rho, sigma^2) on a 400 x 400 grid. Dense numpy throughout;
+    the transformed likelihood is Lee & Yu's (2010): N = (n - 1)(T - 1) rows and
+    (T - 1)(log|I - rho W| - log(1 - rho))."""
+    n, Wd = W.n, W.sparse.toarray()
+    T = len(df) // n
+    y = df["y"].to_numpy().reshape(T, n)
+    X = df[["x1", "x2"]].to_numpy().reshape(T, n, 2)
+
+    def within(v):  # two-way demeaning of (T, n, ...)
+        v = v - v.mean(axis=0, keepdims=True)
+        return v - v.mean(axis=1, keepdims=True)
+
+    yt, wyt = within(y).ravel(), within(y @ Wd.T).ravel()
+    Z = within(X).reshape(-1, 2)
+    N = (n - 1) * (T - 1)
+    a0, b0 = 0.01, 0.01 * (yt @ yt) / N
+    lam = np.linalg.eigvals(Wd).real
+    s2_ols = np.mean((yt - Z @ np.linalg.lstsq(Z, yt, rcond=None)[0]) ** 2)
+    r = np.linspace(-0.9, 0.95, 600)[:, None]  # (rho, sigma^2) grid
+    s2 = np.linspace(0.05, 5.0, 600)[None, :] * s2_ols
+    ee = yt @ yt - 2 * r * (yt @ wyt) + r**2 * (wyt @ wyt)  # e'e, e = y - rho W y
+    Ze = (Z.T @ yt)[None, None, :] - r[..., None] * (Z.T @ wyt)  # Z'e, (rho, 1, 2)
+    P = (Z.T @ Z)[None, None] / s2[..., None, None] + np.diag([1 / prior_sd**2, 0.0])
+    P_inv = np.linalg.inv(P)  # (1, s2, 2, 2)
+    b = Ze / s2[..., None]  # (rho, s2, 2)
+    m = np.einsum("...ij,...j->...i", P_inv, b)
+    ld = (T - 1) * (np.log(1 - r * lam).sum(axis=1, keepdims=True) - np.log(1 - r))
+    logp = (
+        ld
+        - (0.5 * N + a0 + 1) * np.log(s2)
+        - 0.5 * (ee / s2 - np.einsum("...i,...i->...", b, m))
+        - 0.5 * np.linalg.slogdet(P)[1]
+        - b0 / s2
+    )
+    w = np.exp(logp - logp.max())
+    w /= w.sum()
+    assert w[[0, -1], :].sum() + w[:, [0, -1]].sum() < 1e-8  # the grid holds the posterior
+    # E[beta1^2] = E[Var(beta1 | rho, sigma^2) + m1^2], Var(beta1 | .) = (P^-1)_11
+    mean_b = float((w * m[..., 0]).sum())
+    sd_b = float(np.sqrt((w * (P_inv[..., 0, 0] + m[..., 0] ** 2)).sum() - mean_b**2))
+    pr = w.sum(axis=1)
+    mean_r = float(pr @ r[:, 0])
+    sd_r = float(np.sqrt(pr @ r[:, 0] ** 2 - mean_r**2))
+    return {"x1": (mean_b, sd_b), "rho": (mean_r, sd_r)}
 
 
 def test_student_t_errors_with_fixed_effects(sar_panel):
