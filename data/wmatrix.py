@@ -60,6 +60,16 @@ class Weights:
     transform: str = "raw"
     scale: np.ndarray | None = field(default=None, repr=False)
 
+    def __post_init__(self):
+        # canonical CSR (sorted, no duplicates): scipy canonicalises lazily and in place,
+        # rewriting arrays that views share; a canonical matrix is never rewritten, so
+        # threads may read it concurrently (as `bayespatial.engine.sparse.as_csr`)
+        m = sp.csr_matrix(self.sparse)
+        if not m.has_canonical_format:
+            m = m.copy()
+            m.sum_duplicates()
+        object.__setattr__(self, "sparse", m)
+
     @classmethod
     def from_sparse(cls, matrix, ids: Sequence | None = None, *, islands: str = "raise"):
         """Validate a square sparse or dense matrix and wrap it.

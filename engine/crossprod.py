@@ -28,6 +28,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bayespatial.engine.sparse import as_csr
+
 FE_KINDS = ("none", "unit", "time", "twoway")
 FE_ALIASES = {"individual": "unit", "ind": "unit", "twoways": "twoway", "both": "twoway"}
 """Spellings of R splm/SDPDmod ("individual", "twoways") and Stata xsmle ("ind", "both")."""
@@ -84,7 +86,7 @@ def cross_products(y: np.ndarray, Z: np.ndarray, W, fe: str = "none") -> CrossPr
         Spatial weights (row-standardised when time effects are removed).
     fe : {"none", "unit", "time", "twoway"}
     """
-    m = W.sparse if hasattr(W, "sparse") else W
+    m = as_csr(W)
     T, n = y.shape
     p = Z.shape[2]
     cols = np.concatenate([y[..., None], Z], axis=2)  # (T, n, 1 + p)

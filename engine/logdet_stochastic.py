@@ -77,9 +77,15 @@ def _df(rho, x):
 
 
 def _spectrum_and_design(W, distance, probes, check, seed):
-    """Spectrum interval and probe design, the colouring computed on a second thread."""
+    """Spectrum interval and probe design, the colouring computed on a second thread.
+
+    Both read a canonical matrix (`bayespatial.engine.sparse.as_csr`): scipy would
+    otherwise sort its shared arrays in place while the other thread reads them (a
+    heap corruption seen once on a freshly row-standardised W).
+    """
+    m = as_csr(W)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        design = pool.submit(make_design, as_csr(W), distance, probes, check, seed)
+        design = pool.submit(make_design, m, distance, probes, check, seed)
         return spectrum(W), design.result()
 
 

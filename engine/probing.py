@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
+from bayespatial.engine.sparse import as_csr
+
 MAX_WORDS = 32
 """Bitset words per unit: at most 32 * 32 = 1,024 colours (16 words are tried first)."""
 
@@ -133,7 +135,7 @@ def colouring(W, distance: int = 16, seed: int = 0) -> Colouring:
     seed : int
         Seed of the random unit order of the greedy pass.
     """
-    m = W.sparse if hasattr(W, "sparse") else W
+    m = as_csr(W)
     n = m.shape[0]
     h = max(1, math.ceil(distance / 2))  # h-balls of one colour are disjoint: distance > 2h >= d
     padded = _padded(ball_pattern(sp.csr_matrix(m), h))

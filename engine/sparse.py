@@ -30,15 +30,25 @@ class SparseW(NamedTuple):
 
 
 def as_csr(W) -> sp.csr_matrix:
-    """Return the CSR matrix of a `Weights`-like object (``.sparse``) or of a matrix."""
+    """The CSR matrix of a `Weights`-like object (``.sparse``) or of a matrix, canonical.
+
+    Canonical (sorted indices, no duplicates), copied if it was not: scipy
+    canonicalises a matrix lazily and in place (``abs``, sums and products call
+    ``sum_duplicates``), rewriting arrays that the caller's matrix and other views
+    share, and a thread reading them meanwhile corrupts memory. A matrix already
+    canonical (every `Weights` holds one) is never rewritten, so it is shared, not copied.
+    """
     m = W.sparse if hasattr(W, "sparse") else W
-    return sp.csr_matrix(m, dtype=float)
+    m = sp.csr_matrix(m, dtype=float)
+    if not m.has_canonical_format:
+        m = m.copy()
+        m.sum_duplicates()
+    return m
 
 
 def init(W) -> SparseW:
     """Copy W (a `Weights` or a scipy.sparse matrix) to the device."""
     m = as_csr(W)
-    m.sort_indices()
     rows = np.repeat(np.arange(m.shape[0], dtype=np.int32), np.diff(m.indptr))
     return SparseW(
         jnp.asarray(rows),

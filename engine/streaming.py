@@ -27,6 +27,7 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 from bayespatial.engine.crossprod import FE_KINDS
+from bayespatial.engine.sparse import as_csr
 
 
 def helmert(v: np.ndarray, axis: int) -> np.ndarray:
@@ -52,7 +53,7 @@ def transform_columns(y: np.ndarray, Z: np.ndarray, W, fe: str = "none") -> np.n
     """
     if fe not in FE_KINDS:
         raise ValueError(f"fe must be one of {FE_KINDS}, not {fe!r}.")
-    m = W.sparse if hasattr(W, "sparse") else W
+    m = as_csr(W)
     T, n = y.shape
     p = Z.shape[2]
     cols = np.concatenate([y[..., None], Z], axis=2)

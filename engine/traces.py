@@ -188,8 +188,7 @@ def forms_by_probe(op, design: ProbeDesign, n: int, order: int, recurrence: str,
     Returns (forms (order + 1, vectors), kind, label) with ``kind``/``label`` as
     in `probe_blocks`.
     """
-    op = sp.csr_matrix(op)
-    op.sort_indices()
+    op = as_csr(op)  # sorted for the products, without rewriting the caller's arrays
     cheb = recurrence == "chebyshev"
     blocks = list(probe_blocks(design, n))
     with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as pool:

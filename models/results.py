@@ -52,14 +52,17 @@ def _versions() -> str:
     return json.dumps({n: version(n) for n in names})
 
 
-def _coord(values) -> list:
-    """Ids as netCDF-friendly values (numbers stay numbers, anything else a string)."""
+def _coord(values) -> np.ndarray:
+    """Ids as netCDF-friendly values (numbers stay numbers, anything else a string).
+
+    An array, not a list: ArviZ deep-copies coordinates once per variable.
+    """
     values = list(values)
     if all(isinstance(v, int | np.integer) for v in values):
-        return [int(v) for v in values]
+        return np.asarray(values, dtype=np.int64)
     if all(isinstance(v, float | np.floating) for v in values):
-        return [float(v) for v in values]
-    return [str(v) for v in values]
+        return np.asarray(values, dtype=float)
+    return np.asarray([str(v) for v in values])
 
 
 def assemble(
