@@ -37,6 +37,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.sparse as sp
 
 from bayespatial.engine.sparse import SparseW, matvec, rmatvec
 
@@ -115,16 +116,29 @@ class LooBasis(NamedTuple):
 
 
 def init_basis(y, Z, op: SparseW, kind: str = "lag", fe: str = "none") -> LooBasis:
-    """Precompute the arrays that make each draw's LOO terms one row of a matrix product."""
-    y = jnp.asarray(y)
-    Zc = jnp.moveaxis(jnp.asarray(Z), 2, 0)  # (p, T, n): W acts on the last axis
+    """Precompute the arrays that make each draw's LOO terms one row of a matrix product.
+
+    Computed once per fit on the host (numpy and scipy.sparse: a few sparse products,
+    no per-shape compilation), then moved to the device.
+    """
+    n = op.diag.shape[0]
+    W = sp.csr_matrix(
+        (np.asarray(op.vals), (np.asarray(op.rows), np.asarray(op.cols))), shape=(n, n)
+    )
+
+    def times(m, x):  # m acting on the last axis of x
+        return np.asarray(m @ x.reshape(-1, n).T).T.reshape(x.shape)
+
+    y = np.asarray(y, dtype=float)
+    Zc = np.moveaxis(np.asarray(Z, dtype=float), 2, 0)  # (p, T, n): W acts on the last axis
     My, MZ = annihilate(y, fe), annihilate(Zc, fe)
-    MWy, MWZ = annihilate(matvec(op, y), fe), annihilate(matvec(op, Zc), fe)
-    head = jnp.stack([My, MWy + rmatvec(op, My), rmatvec(op, MWy)])
-    cols = [MZ, rmatvec(op, MZ)]
+    MWy, MWZ = annihilate(times(W, y), fe), annihilate(times(W, Zc), fe)
+    head = np.stack([My, MWy + times(W.T, My), times(W.T, MWy)])
+    cols = [MZ, times(W.T, MZ)]
     if kind == "error":
-        cols = [MZ, MWZ + cols[1], rmatvec(op, MWZ)]
-    return LooBasis(jnp.concatenate([head, *cols]), precision_poly(op, fe, y.shape[0]))
+        cols = [MZ, MWZ + cols[1], times(W.T, MWZ)]
+    arrays = jnp.asarray(np.concatenate([head, *cols]))
+    return LooBasis(arrays, precision_poly(op, fe, y.shape[0]))
 
 
 def basis_coefficients(r, beta, kind: str = "lag"):

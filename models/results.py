@@ -12,6 +12,7 @@ import json
 import sys
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version
 
 import numpy as np
@@ -47,7 +48,9 @@ LOG_LIK_MAX_VALUES = 10**8
 above it LOO streams the pointwise log-likelihood by blocks of observations."""
 
 
+@cache
 def _versions() -> str:
+    """Versions of the packages a fit depends on (looked up once per process)."""
     names = ("bayespatial", "jax", "numpyro", "arviz", "numpy", "scipy")
     return json.dumps({n: version(n) for n in names})
 
