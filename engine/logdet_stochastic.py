@@ -76,17 +76,21 @@ def _df(rho, x):
     return -x / (1.0 - np.multiply.outer(rho, x))
 
 
-def _spectrum_and_design(W, distance, probes, check, seed):
+def _spectrum_and_design(W, distance, probes, check, seed, then=None):
     """Spectrum interval and probe design, the colouring computed on a second thread.
 
-    Both read a canonical matrix (`bayespatial.engine.sparse.as_csr`): scipy would
-    otherwise sort its shared arrays in place while the other thread reads them (a
-    heap corruption seen once on a freshly row-standardised W).
+    ``then(spec)``, if given, also runs on this thread while the colouring runs; its
+    result is returned third. Both threads read a canonical matrix
+    (`bayespatial.engine.sparse.as_csr`): scipy would otherwise sort its shared arrays
+    in place while the other thread reads them (a heap corruption seen once on a
+    freshly row-standardised W).
     """
     m = as_csr(W)
     with ThreadPoolExecutor(max_workers=1) as pool:
         design = pool.submit(make_design, m, distance, probes, check, seed)
-        return spectrum(W), design.result()
+        spec = spectrum(W)
+        extra = then(spec) if then is not None else None
+        return spec, design.result(), extra
 
 
 def _three_se(per_piece: np.ndarray) -> float:
@@ -167,18 +171,25 @@ def init_chebyshev(
     (value and derivative) a tenth of 0.02 / sqrt(10 n).
     """
     t0 = time.perf_counter()
-    spec, design = _spectrum_and_design(W, distance, probes, check, seed)
+
+    def meanwhile(spec):  # what needs only the spectrum, while the colouring runs
+        rhos = rho_check_grid(spec, rho_max)
+        m = spec.symmetric() if spec.scale is not None else spec.matrix
+        picked = order or _chebyshev_order(spec.lmin, spec.lmax, rhos, target_bound(spec.n) / 10)
+        exact = exact_power_traces(m)
+        return rhos, m, picked, exact, _interp_error(spec.lmin, spec.lmax, rhos, picked)
+
+    spec, design, (rhos, m, order, exact, trunc) = _spectrum_and_design(
+        W, distance, probes, check, seed, meanwhile
+    )
     n = spec.n
     a, b = spec.lmin, spec.lmax
     alpha, beta = 2.0 / (b - a), -(a + b) / (b - a)
-    rhos = rho_check_grid(spec, rho_max)
-    order = order or _chebyshev_order(a, b, rhos, target_bound(n) / 10)
     symmetric = spec.scale is not None
-    m = spec.symmetric() if symmetric else spec.matrix
     op = alpha * m + beta * spec.identity()
     mu, dev = combine(*forms_by_probe(op, design, n, order, "chebyshev", symmetric), design)
     mu, dev = mu / n, dev / n
-    mu[: EXACT_ORDER + 1] = _chebyshev_exact_moments(exact_power_traces(m), alpha, beta)
+    mu[: EXACT_ORDER + 1] = _chebyshev_exact_moments(exact, alpha, beta)
     dev[: EXACT_ORDER + 1] = 0.0
     xk = np.cos(np.pi * (np.arange(order + 1) + 0.5) / (order + 1))
     lam_k = (b - a) / 2 * xk + (a + b) / 2
@@ -186,7 +197,7 @@ def init_chebyshev(
     to_weights[:, 0] *= 0.5
     weights = to_weights @ mu
     dev_w = to_weights @ dev  # (nodes, pieces)
-    trunc_v, trunc_d = _interp_error(a, b, rhos, order)
+    trunc_v, trunc_d = trunc
     mc_v = _three_se(_f(rhos, lam_k) @ dev_w)
     mc_d = _three_se(_df(rhos, lam_k) @ dev_w)
     params = {"nodes": jnp.asarray(lam_k), "weights": jnp.asarray(weights)}
@@ -323,7 +334,7 @@ def init_slq(
     interpolation error of f on the spectrum interval.
     """
     t0 = time.perf_counter()
-    spec, design = _spectrum_and_design(W, distance, probes, check, seed)
+    spec, design, _ = _spectrum_and_design(W, distance, probes, check, seed)
     if spec.scale is None:
         raise ValueError(
             "method='slq' needs W similar to a symmetric matrix (W = D^-1 A, A = A'); "
