@@ -22,6 +22,11 @@ def test_columbus_and_baltim():
     c = bsp.load_columbus()
     assert c.frame.shape[0] == 49
     assert c.W.n == 49
+    # the summaries spreg's documentation prints for Columbus (OLS of HOVAL, GM of CRIME):
+    # mean and S.D. of the dependent variable, 4 decimals
+    for col, mean, sd in (("CRIME", 35.1288, 16.7321), ("HOVAL", 38.4362, 18.4661)):
+        assert round(c.frame[col].mean(), 4) == mean, col
+        assert round(c.frame[col].std(), 4) == sd, col
     Panel.from_frame(c.frame, c.unit, None, ["CRIME", "INC", "HOVAL"], W=c.W)
     b = bsp.load_baltim()
     assert b.frame.shape[0] == 211

@@ -28,7 +28,9 @@ def test_sorted_period_major_in_w_order(long_frame, W4):
     assert p.units == ("d", "c", "b", "a")
     assert p.frame["region"].tolist()[:4] == ["d", "c", "b", "a"]
     assert p.frame["year"].tolist() == [2001] * 4 + [2002] * 4 + [2003] * 4
-    assert p.values("x").shape == (3, 4)
+    # x was numbered unit-major (a..d) x year before the shuffle: x = 3 * unit + year index
+    expected = np.array([[3 * u + t for u in (3, 2, 1, 0)] for t in range(3)], dtype=float)
+    np.testing.assert_array_equal(p.values("x"), expected)
 
 
 def test_missing_column_named(long_frame):
