@@ -27,14 +27,16 @@ def spectral_radius(tau, rho, eta, w_min: float, w_max: float = 1.0, xp=np):
     return xp.maximum(*ends)
 
 
-def diverges(tau, rho, eta, w_max: float = 1.0, xp=np):
-    """Whether the root at W's largest eigenvalue is a unit or explosive one, f(w_max) >= 1.
+def diverges(tau, rho, eta, w: float = 1.0, xp=np):
+    """Whether the reduced form has a unit or explosive root f(w) >= 1 at W's eigenvalue w.
 
-    There the cumulative response to a permanent change in x grows without bound in
-    the direction of beta_k + theta_k w_max (the long-run effect is +-infinity);
-    instability only at w_min (f(w_min) <= -1) oscillates and has no limit.
+    f(w) = (tau + eta w) / (1 - rho w) is the root along w's eigenvector; f(w) >= 1
+    means (1 - tau) - (rho + eta) w <= 0, so the cumulative response to a permanent
+    change in x grows without bound along that eigenvector, in the direction of
+    beta_k + theta_k w. f is monotone in w, so only the ends w_min and w_max can be
+    the first to reach 1; a root f(w) <= -1 oscillates and has no limit.
     """
-    return (tau + eta * w_max) / (1.0 - rho * w_max) >= 1.0
+    return (tau + eta * w) / (1.0 - rho * w) >= 1.0
 
 
 def stationary(tau, rho, eta, w_min: float, w_max: float = 1.0, xp=np):

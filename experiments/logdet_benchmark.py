@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespatial.experiments.outputs import update_section, write_atomic
+from bayespatial.experiments.outputs import source_revision, update_section, write_atomic
 
 RHOS = np.array([-0.9, -0.5, 0.0, 0.3, 0.5, 0.7, 0.9, 0.95])
 RHO_EDGE = 0.99
@@ -211,7 +211,8 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
     )
     return (
         "## Log-determinants\n\n"
-        f"Command: `{command}`  \nMachine: {machine}, CPU, float64.\n\n"
+        f"Command: `{command}`  \nMachine: {machine}, CPU, float64. "
+        f"Commit: {source_revision() or 'unknown'}.\n\n"
         "err / err_grad: max over rho in {-0.9, -0.5, 0, 0.3, 0.5, 0.7, 0.9, 0.95} of "
         "|approx - exact| / n for the value / the derivative in rho; err_099: the same at "
         "rho = 0.99; target = 0.02 / sqrt(10 n); meets: both err and err_grad <= target; "

@@ -117,18 +117,20 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
     rows = []
     for correction in CORRECTIONS:
         try:
-            fit = bsp.fit(
-                "dsdm",
-                "y ~ x1 + x2",
-                sim.frame,
-                W,
-                unit="unit",
-                time="time",
-                fe="twoway",
-                draws=draws,
-                seed=rep,
-                bias_correction=correction,
-            )
+            with warnings.catch_warnings():  # near-unit-root notes: the table measures them
+                warnings.simplefilter("ignore", bsp.StationarityWarning)
+                fit = bsp.fit(
+                    "dsdm",
+                    "y ~ x1 + x2",
+                    sim.frame,
+                    W,
+                    unit="unit",
+                    time="time",
+                    fe="twoway",
+                    draws=draws,
+                    seed=rep,
+                    bias_correction=correction,
+                )
         except bsp.ModelError:  # e.g. a jackknife half with almost no stationary draws
             names = [*TRUTH, "beta x1", "theta x1", *effects_truth]
             rows += [
@@ -175,7 +177,8 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
                     "rep": rep,
                     "correction": correction,
                     "parameter": name,
-                    "error": float(np.median(v) - value),  # long-run draws have heavy tails
+                    # the median: long-run draws have heavy tails (NaN if both +-inf: unbounded)
+                    "error": float(np.nan_to_num(np.median(v) - value, nan=np.inf)),
                     "covered": bool(lo <= value <= hi),
                     "failed": False,
                     "priors": fit.attrs["priors"],
@@ -232,19 +235,24 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     reps = 20 if args.quick else args.reps
     raw_path = args.out / f"raw_{args.design}_T{args.T}.csv"  # one per design: resume is per design
     raw = pd.read_csv(raw_path) if raw_path.exists() else pd.DataFrame()
-    if len(raw):  # resume only replications fitted under the current default priors
+    revision = source_revision() or "unknown"
+    if len(raw):  # resume only replications of this code, under the current default priors
         from bayespatial.priors.spec import Priors
 
-        current = raw.get("priors", pd.Series("", index=raw.index)) == repr(Priors())
+        current = (raw.get("priors", pd.Series("", index=raw.index)) == repr(Priors())) & (
+            raw.get("code", pd.Series("", index=raw.index)) == revision
+        )
         if not current.all():
-            console.log(f"dropping {int((~current).sum())} saved rows fitted under other priors")
+            console.log(f"dropping {int((~current).sum())} saved rows of other code or priors")
         raw = raw[current]
     done = set(raw["rep"]) if len(raw) else set()
-    t0 = time.perf_counter()
     for rep in range(reps):
         if rep in done:
             continue
-        raw = pd.concat([raw, pd.DataFrame(replicate(rep, W, args.T, args.draws))])
+        t0 = time.perf_counter()
+        rows = pd.DataFrame(replicate(rep, W, args.T, args.draws))
+        rows = rows.assign(seconds=time.perf_counter() - t0, code=revision)
+        raw = pd.concat([raw, rows])
         if rep % 10 == 9:
             write_atomic(raw_path, raw.to_csv(index=False))
             console.log(f"{rep + 1} replications")
@@ -252,13 +260,7 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     raw = raw[raw["rep"] < reps]
     table = summarise(raw)
     write_table(table, args.out / f"nickell_{args.design}_T{args.T}.csv")
-    clock = args.out / f"seconds_{args.design}_T{args.T}.json"  # fitting time, all sessions
-    seconds = (
-        time.perf_counter()
-        - t0
-        + (json.loads(clock.read_text())["seconds"] if clock.exists() else 0.0)
-    )
-    write_atomic(clock, json.dumps({"seconds": seconds}))
+    seconds = raw.drop_duplicates("rep")["seconds"].sum()  # fitting time of these reps
     command = "python -m bayespatial.experiments.nickell_bias --out out/nickell"
     command += " --quick" if args.quick else f" --reps {reps}"
     command += f" --T {args.T}" if args.T != 20 else ""

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from bayespatial.data.errors import ModelError
-from bayespatial.models.arviz_io import shift_posterior
+from bayespatial.models.arviz_io import shift_posterior, with_attrs
 from bayespatial.models.results import SpatialFit
 
 SHIFTED = ("beta", "theta", "rho", "tau", "eta", "sigma")
@@ -78,17 +78,18 @@ def split_panel_jackknife(run, config, data: pd.DataFrame, W, full: SpatialFit) 
     return SpatialFit(shift_posterior(full.idata, shifts, attrs))
 
 
-def transformed_panel(fit: SpatialFit) -> tuple[np.ndarray, np.ndarray]:
+def transformed_panel(fit: SpatialFit, d: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Dense W and the demeaned regressors (T, n, kz) on the space the likelihood lives on.
 
     Unit effects: W and the within-demeaned Z. Two-way effects: Lee & Yu's (2010)
     W* = F_n' W F_n and F_n' Z_t, n - 1 directions orthogonal to the constant (Helmert
-    rows; any orthonormal F_n gives the same traces and inner products).
+    rows; any orthonormal F_n gives the same traces and inner products). ``d``: the
+    fit's `_loo_inputs`, when already at hand.
     """
     from bayespatial.engine.crossprod import demean
     from bayespatial.engine.streaming import helmert
 
-    d = fit._loo_inputs()
+    d = fit._loo_inputs() if d is None else d
     Wd = d["W"].toarray()
     Zd = demean(d["Z"], fit.attrs["fe"])
     if fit.attrs["fe"] == "twoway":
@@ -114,7 +115,7 @@ def lagged_error_moment(A: np.ndarray, Sni: np.ndarray, T: int) -> np.ndarray:
     return IA @ (eye - IA @ (eye - np.linalg.matrix_power(A, T)) / T) @ Sni
 
 
-def yu_de_jong_lee_shift(Wd, Zd, theta: np.ndarray, eta: bool, finite_T: bool = True) -> np.ndarray:
+def yu_de_jong_lee_shift(Wd, Zd, theta: np.ndarray, eta: bool) -> np.ndarray:
     """s(theta) = (Sigma / (n T))^-1 b / T for theta = (coefficients in Z's order, rho, sigma^2).
 
     The coefficients end with tau (and eta when ``eta``); see `analytic_correction`.
@@ -178,9 +179,10 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
       overstates the bias by about a quarter.
     - The bias is evaluated at the corrected value: theta_c solves
       theta_c = theta_bar + s(theta_c), s = Sigma^-1 b / T, theta_bar the posterior mean
-      (Bun & Carree 2005, *J. Bus. Econ. Stat.* 23, 200-210: fixed-T consistent). The
-      flat-prior posterior is centred on the QML estimate, which is biased towards zero,
-      where the bias is smaller.
+      (after Bun & Carree 2005, *J. Bus. Econ. Stat.* 23, 200-210, whose scalar version
+      is fixed-T consistent; here Sigma^-1 b / T linearises the score, so an O(1/T^2)
+      remainder is left). The flat-prior posterior is centred on the QML estimate, which
+      is biased towards zero, where the bias is smaller.
     - theta_c varies with the data through its Jacobian K = (I - ds/dtheta)^-1, so its
       sampling spread is K V K' (the delta method), wider than the posterior's V where
       the bias grows with tau. Each draw is mapped by
@@ -191,15 +193,25 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
     transformed panel (`transformed_panel`): using W itself would add the unit
     eigenvalue's term 1 / (1 - tau - rho - eta) / n to b_tau and b_eta.
     Dense n x n algebra: dynamic panels of regions have n in the tens to hundreds.
-    If the fixed point does not converge (a posterior at the unit root), the one-step
-    correction theta_bar + s(theta_bar) is used and the attrs say so. Shifted draws
-    can leave the stable region; long-run effects count them as diverging.
+    Near the unit root: if the fixed point does not converge (|ds/dtheta| >= 1), the
+    one-step correction theta_bar + s(theta_bar) moves the location and the spread is
+    left as it is (K = I); if the bias cannot be evaluated at all (the posterior mean on
+    the unit root) the posterior is left uncorrected; a corrected centre outside the
+    stable region is reported. Each case warns (`StationarityWarning`) and the attrs
+    say so; ``p_stationary_corrected`` is the share of corrected draws in the stable
+    region. Long-run effects count unstable draws as diverging.
     """
-    post = full.idata.posterior
-    Wd, Zd = transformed_panel(full)
+    import warnings
+
+    from bayespatial.data.errors import StationarityWarning
+    from bayespatial.engine.dynamic import stationary
+
+    post, a = full.idata.posterior, full.attrs
+    d = full._loo_inputs()
+    Wd, Zd = transformed_panel(full, d)
     kz = Zd.shape[2]
     eta = "eta" in post
-    d = full._loo_inputs()
+    i_tau = kz - (2 if eta else 1)
     draws = np.column_stack([d["beta"], full.draws("rho"), full.draws("sigma") ** 2])
     bar = draws.mean(axis=0)
     keep = np.ones(kz + 2)
@@ -208,25 +220,51 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
     def s_of(theta):
         return keep * yu_de_jong_lee_shift(Wd, Zd, theta, eta)
 
+    def is_stable(theta):
+        e = theta[kz - 1] if eta else 0.0
+        return bool(stationary(theta[i_tau], theta[kz], e, a["w_min"], a["w_max"]))
+
     method = "analytic (Yu, de Jong & Lee 2008; finite-T, fixed point, delta-method spread)"
-    centre, step = bar + s_of(bar), np.inf
+    problems = []
+    try:
+        first = s_of(bar)
+    except np.linalg.LinAlgError:
+        first = np.full(kz + 2, np.nan)
+    if not np.all(np.isfinite(first)):
+        warnings.warn(
+            "the Nickell-bias correction could not be evaluated: the posterior mean of "
+            "(tau, rho, eta) lies on the unit root; the posterior is left uncorrected.",
+            StationarityWarning,
+            stacklevel=3,
+        )
+        note = {"bias_correction": "none (posterior mean on the unit root)"}
+        return SpatialFit(with_attrs(full.idata, note))
+    centre, converged = bar + first, False
     for _ in range(FIXED_POINT_STEPS):  # theta_c = theta_bar + s(theta_c)
-        new = bar + s_of(centre)
+        try:
+            new = bar + s_of(centre)
+        except np.linalg.LinAlgError:
+            break
         if not np.all(np.isfinite(new)):
             break
-        step, centre = np.max(np.abs(new - centre)), new
-        if step < 1e-12:
+        converged = np.max(np.abs(new - centre) / (1.0 + np.abs(centre))) < 1e-12
+        centre = new
+        if converged:
             break
-    if not (np.all(np.isfinite(centre)) and step < 1e-12):
-        centre = bar + s_of(bar)
-        method += "; the fixed point did not converge, one step used"
-    jac = np.zeros((kz + 2, kz + 2))  # d s / d theta by central differences
-    for j in range(kz + 2):
-        h = 1e-5 * max(1.0, abs(centre[j]))
-        e = np.zeros(kz + 2)
-        e[j] = h
-        jac[:, j] = (s_of(centre + e) - s_of(centre - e)) / (2 * h)
-    K = np.linalg.inv(np.eye(kz + 2) - jac)
+    if converged:
+        sd = draws.std(axis=0)
+        jac = np.zeros((kz + 2, kz + 2))  # d s / d theta by central differences
+        for j in range(kz + 2):
+            h = 1e-3 * sd[j] if sd[j] > 0 else 1e-6 * max(1.0, abs(centre[j]))
+            e = np.zeros(kz + 2)
+            e[j] = h
+            jac[:, j] = (s_of(centre + e) - s_of(centre - e)) / (2 * h)
+        K = np.linalg.inv(np.eye(kz + 2) - jac)
+    else:
+        centre, K = bar + first, np.eye(kz + 2)
+        problems.append("the fixed point did not converge: one step, spread not widened")
+    if not is_stable(centre):
+        problems.append("the corrected centre lies outside the stable region")
     moved = (centre - bar) + (draws - bar) @ (K - np.eye(kz + 2)).T  # theta_d -> moved + theta_d
     shape = post["rho"].shape  # (chain, draw)
     terms = [str(t) for t in post["term"].values]
@@ -243,10 +281,22 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
     record = {
         name: np.atleast_1d(v.mean(axis=(0, 1))).round(6).tolist() for name, v in shifts.items()
     }
-    widen = np.sqrt(np.diag(K @ np.cov(draws.T) @ K.T) / np.diag(np.cov(draws.T)))
+    corrected = draws + moved
+    e_draws = corrected[:, kz - 1] if eta else 0.0
+    p_stable = stationary(corrected[:, i_tau], corrected[:, kz], e_draws, a["w_min"], a["w_max"])
+    if problems:
+        method += "; " + "; ".join(problems)
+        warnings.warn(
+            "Nickell-bias correction near the unit root: " + "; ".join(problems) + ".",
+            StationarityWarning,
+            stacklevel=3,
+        )
+    spread = draws.std(axis=0)
+    ratio = corrected[:, i_tau].std() / spread[i_tau] if spread[i_tau] > 0 else 1.0
     attrs = {
         "bias_correction": method,
         "bias_shift": json.dumps(record),
-        "bias_sd_ratio": json.dumps({"tau": round(float(widen[kz - (2 if eta else 1)]), 4)}),
+        "bias_sd_ratio": json.dumps({"tau": round(float(ratio), 4)}),
+        "p_stationary_corrected": float(np.mean(p_stable)),
     }
     return SpatialFit(shift_posterior(full.idata, shifts, attrs))

@@ -176,11 +176,16 @@ def assemble(
 
 
 def equal_tailed(values: np.ndarray, ci: float) -> tuple[float, float]:
-    """Equal-tailed interval; +-inf draws (diverging long-run effects) count as such."""
+    """Equal-tailed interval (linear interpolation between order statistics).
+
+    With +-inf draws (diverging long-run effects) the limits are order statistics
+    (``inverted_cdf``), so a limit is inf exactly when more than (1 - ci) / 2 of the
+    draws are.
+    """
     a = (1 - ci) / 2
-    big = np.finfo(float).max
-    lo, hi = np.quantile(np.clip(values, -big, big), [a, 1 - a])
-    return tuple(float(np.inf * np.sign(v)) if abs(v) >= big / 2 else float(v) for v in (lo, hi))
+    method = "linear" if np.isfinite(values).all() else "inverted_cdf"
+    lo, hi = np.quantile(values, [a, 1 - a], method=method)
+    return float(lo), float(hi)
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,7 +292,10 @@ class SpatialFit:
         (I - rho W)^-1 (beta_k I + theta_k W) from the stored spectral
         quadrature. DSDM long run (``horizon="long"``): ((1 - tau) I - (rho +
         eta) W)^-1 (beta_k I + theta_k W) (Elhorst 2014, sec. 4.3; Debarsy,
-        Ertur & LeSage 2012); draws outside the stable region are NaN there.
+        Ertur & LeSage 2012). Outside the stable region the long-run effect is not a
+        number: draws with a unit or explosive root hold its limit, +-inf (the
+        cumulative response diverges; `_diverging` says which sign), draws unstable
+        only through oscillation are NaN.
         Models without a spatial multiplier (OLS, SLX, SEM, SDEM): direct =
         beta_k, indirect = theta_k, total = beta_k + theta_k (LeSage & Pace
         2009, sec. 2.7). The intercept has no effect and is left out.
@@ -317,16 +325,32 @@ class SpatialFit:
                 eff = apply_long_run(q, rho, tau, eta, beta, theta, c)
             out = {k: np.asarray(getattr(eff, k)) for k in ("direct", "indirect", "total")}
             if horizon == "long":
-                bad = ~self.stationary_draws()
-                w_max = self.attrs["w_max"]
-                up = diverges(tau, rho, eta, w_max)[:, None]
-                limit = np.where(up, np.sign(beta + theta * w_max) * np.inf, np.nan)
-                for k in out:
-                    out[k] = np.where(bad[:, None], limit, out[k])
+                out = self._diverging(out, tau, rho, eta, beta, theta)
         else:
             out = {"direct": beta, "indirect": theta, "total": beta + theta}
         names = [terms[j] for j in keep]
         return {k: pd.DataFrame(v, columns=names) for k, v in out.items()}
+
+    def _diverging(self, out: dict, tau, rho, eta, beta, theta) -> dict:
+        """Long-run effects of draws outside the stable region: their limits, or NaN.
+
+        A root f(w_max) >= 1 (`bayespatial.engine.dynamic.diverges`) drives every
+        effect to sign(beta_k + theta_k w_max) inf. A root f(w_min) >= 1 alone (possible
+        when f decreases in w) drives the direct effect to sign(beta_k + theta_k w_min)
+        inf and the indirect effect to the opposite, while the total, carried by the
+        stable w_max direction, stays finite. Roots <= -1 oscillate: NaN.
+        """
+        a = self.attrs
+        bad = ~self.stationary_draws()[:, None]
+        at_max = diverges(tau, rho, eta, a["w_max"])[:, None]
+        at_min = diverges(tau, rho, eta, a["w_min"])[:, None] & ~at_max
+        s_max = np.sign(beta + theta * a["w_max"]) * np.inf
+        s_min = np.sign(beta + theta * a["w_min"]) * np.inf
+        limits = {"direct": s_min, "indirect": -s_min, "total": out["total"]}
+        return {
+            k: np.where(at_max, s_max, np.where(at_min, limits[k], np.where(bad, np.nan, v)))
+            for k, v in out.items()
+        }
 
     def _effect_note(self, term: str, effect: str) -> str:
         """Why an indirect effect is zero by construction, where it is."""
@@ -365,7 +389,7 @@ class SpatialFit:
                     v = frame[term].to_numpy()
                     v = v[~np.isnan(v)]  # NaN: no limit (oscillating); +-inf: diverges
                     finite = v[np.isfinite(v)]
-                    if finite.size == 0:
+                    if v.size == 0:
                         continue
                     lo, hi = equal_tailed(v, ci)
                     note = self._effect_note(term, effect)
@@ -380,8 +404,8 @@ class SpatialFit:
                         row["horizon"] = horizon
                     row.update(
                         {
-                            "mean": float(finite.mean()),
-                            "sd": float(finite.std(ddof=1)),
+                            "mean": float(finite.mean()) if finite.size else np.nan,
+                            "sd": float(finite.std(ddof=1)) if finite.size > 1 else np.nan,
                             "lower": lo,
                             "upper": hi,
                             "note": note,

@@ -182,3 +182,42 @@ def test_nuts_with_the_stability_constraint_matches_exact(dsdm, W, quantiles_agr
     assert nuts.attrs["p_stationary"] == exact.attrs["p_stationary"] == 1.0
     for name in ("rho", "tau", "eta", "sigma"):
         quantiles_agree(nuts.idata.posterior[name].values, exact.draws(name), name)
+
+
+def test_a_root_at_the_smallest_eigenvalue_diverges_the_direct_effect_only(dsdm, W):
+    """f(w) = (tau + eta w) / (1 - rho w) decreases in w when eta + rho tau < 0: on this
+    bipartite lattice (w_min = -1) tau, rho, eta = 0.95, 0.3, -0.4 give f(-1) = 1.04 and
+    f(1) = 0.79. The cumulative response then grows along the w_min eigenvector, which
+    carries the direct effect (to sign(beta + theta w_min) inf; indirect the opposite)
+    but not the total, which stays the dense (beta + theta) / (1 - tau - rho - eta)."""
+    from bayespatial.models.arviz_io import shift_posterior
+    from bayespatial.models.results import SpatialFit
+
+    _, fit = dsdm
+    assert fit.attrs["w_min"] == pytest.approx(-1.0, abs=1e-8)
+    post = fit.idata.posterior
+    target = {"tau": 0.95, "rho": 0.3, "eta": -0.4}
+    moved = SpatialFit(
+        shift_posterior(fit.idata, {k: v - post[k].values for k, v in target.items()}, {})
+    )
+    long = moved.effect_draws("long")
+    beta, theta = moved.draws("beta")[0], moved.draws("theta")[0]
+    Wd = W.sparse.toarray()
+    M = np.linalg.inv(0.05 * np.eye(W.n) + 0.1 * Wd)  # (1 - tau) I - (rho + eta) W
+    for j, term in enumerate(long["direct"].columns):
+        assert long["direct"][term].iloc[0] == np.sign(beta[j] - theta[j]) * np.inf
+        assert long["indirect"][term].iloc[0] == -np.sign(beta[j] - theta[j]) * np.inf
+        dense_total = (M @ (beta[j] * np.eye(W.n) + theta[j] * Wd)).sum() / W.n
+        assert long["total"][term].iloc[0] == pytest.approx(dense_total, rel=1e-8)
+
+
+def test_equal_tailed_limits_with_diverging_draws():
+    """With +-inf draws the limits are order statistics: inf exactly when more than
+    (1 - ci) / 2 of the draws are inf."""
+    from bayespatial.models.results import equal_tailed
+
+    finite = np.arange(1.0, 101.0)
+    assert equal_tailed(np.r_[finite, np.inf, np.inf], 0.95)[1] == 100.0  # 2 of 102: 2.0%
+    assert equal_tailed(np.r_[finite, [np.inf] * 3], 0.95)[1] == np.inf  # 3 of 103: 2.9%
+    assert equal_tailed(np.r_[[-np.inf] * 3, finite], 0.95)[0] == -np.inf
+    np.testing.assert_allclose(equal_tailed(finite, 0.95), np.quantile(finite, [0.025, 0.975]))

@@ -93,6 +93,22 @@ def test_jackknife_removes_most_of_the_bias_on_the_study_design(tmp_path):
     assert jack["coverage"] > plain["coverage"]
 
 
+@pytest.mark.slow
+def test_analytic_correction_is_calibrated_at_T_10(tmp_path):
+    """60 replications of the 34-city design at T = 10 (200 in BENCHMARKS.md: tau's bias
+    -0.005, every interval 93-98.5%). With 60 replications a 95% coverage has se 0.028,
+    so 0.85 is 3.5 se below it; tau's estimate has sd about 0.05, so its mean error is
+    within 0.02 (3 se) of zero. The plain posterior misses (35% at 200)."""
+    from bayespatial.experiments import nickell_bias
+
+    argv = ["--out", str(tmp_path), "--reps", "60", "--T", "10"]
+    table = nickell_bias.main(nickell_bias.parse_args(argv)).set_index(["parameter", "correction"])
+    analytic = table.xs("analytic", level="correction")
+    assert (analytic["coverage"] >= 0.85).all(), analytic
+    assert abs(analytic.loc["tau", "bias"]) < 0.02
+    assert table.loc[("tau", "none"), "coverage"] < 0.6
+
+
 def test_lagged_error_moment_matches_simulation():
     """E[sum_t y~_{t-1} e~_t'] = -sigma^2 P over T periods, by simulation of the process
     itself (40,000 panels); the large-T limit (I - A)^-1 S^-1 is rejected by the same
@@ -191,3 +207,32 @@ def test_analytic_correction_equals_the_formula_on_dense_kronecker_matrices(pane
     assert "Yu, de Jong & Lee" in fixed.attrs["bias_correction"]
     assert fixed.draws("tau").std() > plain.draws("tau").std()  # the delta method widens
     np.testing.assert_array_equal(fixed.draws("sigma"), plain.draws("sigma"))  # not moved
+
+
+def test_analytic_correction_near_the_unit_root_warns_and_degrades(panel, monkeypatch):
+    """Where the fixed point cannot be found (|ds/dtheta| >= 1) the one-step shift moves
+    the location and the spread is left alone; where the bias cannot be evaluated at
+    the posterior mean the posterior is left uncorrected. Both warn and say so."""
+    from bayespatial.models import nickell
+
+    df, W = panel
+    kw = {"unit": "unit", "time": "time", "fe": "twoway", "draws": 200, "seed": 3}
+    plain = bsp.fit("dsdm", "y ~ x1 + x2", df, W, bias_correction="none", **kw)
+
+    def doubling(Wd, Zd, th, eta):  # s(theta) = 2 theta: theta_c = theta_bar + 2 theta_c diverges
+        return 2 * th
+
+    monkeypatch.setattr(nickell, "yu_de_jong_lee_shift", doubling)
+    with pytest.warns(bsp.StationarityWarning, match="did not converge"):
+        one_step = nickell.analytic_correction(plain)
+    assert "one step, spread not widened" in one_step.attrs["bias_correction"]
+    np.testing.assert_allclose(one_step.draws("tau").std(), plain.draws("tau").std())
+
+    def singular(*args):
+        raise np.linalg.LinAlgError("singular")
+
+    monkeypatch.setattr(nickell, "yu_de_jong_lee_shift", singular)
+    with pytest.warns(bsp.StationarityWarning, match="left uncorrected"):
+        left = nickell.analytic_correction(plain)
+    assert left.attrs["bias_correction"].startswith("none (posterior mean on the unit root)")
+    np.testing.assert_array_equal(left.draws("tau"), plain.draws("tau"))
