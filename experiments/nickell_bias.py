@@ -172,13 +172,14 @@ def replicate(rep: int, W, T: int, draws: int) -> list[dict]:
                 )
                 continue
             lo, hi = equal_tailed(v, 0.95)  # the effects table's interval
+            # the median: long-run draws have heavy tails (NaN if both +-inf: unbounded)
+            d = float(np.median(v) - value)
             rows.append(
                 {
                     "rep": rep,
                     "correction": correction,
                     "parameter": name,
-                    # the median: long-run draws have heavy tails (NaN if both +-inf: unbounded)
-                    "error": float(np.nan_to_num(np.median(v) - value, nan=np.inf)),
+                    "error": np.inf if np.isnan(d) else d,
                     "covered": bool(lo <= value <= hi),
                     "failed": False,
                     "priors": fit.attrs["priors"],
