@@ -349,25 +349,35 @@ def main(args: argparse.Namespace) -> dict:
         "seed": args.seed,
     }
     t0 = time.perf_counter()
-    console.log("Model 1: static SDM")
-    m1 = bsp.fit("sdm", formula, frame, W, **common)
-    console.log("Model 2: dynamic SDM")
-    m2 = bsp.fit("dsdm", formula, frame, W, **common)
-    console.log("Model 2 with the split-panel jackknife (Nickell bias)")
-    m2j = bsp.fit("dsdm", formula, frame, W, bias_correction="jackknife", **common)
-    robust = {}
-    if alt_W is not None:
-        console.log("robustness 1: convex economic-geographic W")
-        robust["Model 1 (alternative W)"] = bsp.fit(
-            "dsdm", formula, frame, alt_W, stationarity="report", **common
+    with warnings.catch_warnings(record=True) as caught_fits:  # notes go to the summary
+        warnings.simplefilter("always", bsp.StationarityWarning)
+        console.log("Model 1: static SDM")
+        m1 = bsp.fit("sdm", formula, frame, W, **common)
+        console.log("Model 2: dynamic SDM")
+        m2 = bsp.fit("dsdm", formula, frame, W, **common)
+        console.log("Model 2 with the split-panel jackknife (Nickell bias)")
+        m2j = bsp.fit("dsdm", formula, frame, W, bias_correction="jackknife", **common)
+        robust = {}
+        if alt_W is not None:
+            console.log("robustness 1: convex economic-geographic W")
+            robust["Model 1 (alternative W)"] = bsp.fit(
+                "dsdm", formula, frame, alt_W, stationarity="report", **common
+            )
+        console.log("robustness 2: spatial error model")
+        robust["Model 2 (SEM)"] = bsp.fit("sem", formula, frame, W, **common)
+        console.log("robustness 3: winsorised 1%/99%")
+        wins = winsorise(frame, [args.y, x, *controls])
+        robust["Model 3 (winsorised)"] = bsp.fit(
+            "dsdm", formula, wins, W, stationarity="report", **common
         )
-    console.log("robustness 2: spatial error model")
-    robust["Model 2 (SEM)"] = bsp.fit("sem", formula, frame, W, **common)
-    console.log("robustness 3: winsorised 1%/99%")
-    wins = winsorise(frame, [args.y, x, *controls])
-    robust["Model 3 (winsorised)"] = bsp.fit(
-        "dsdm", formula, wins, W, stationarity="report", **common
+    for w in caught_fits:  # other warnings as they came
+        if not issubclass(w.category, bsp.StationarityWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    fit_stationarity = sorted(
+        {str(w.message) for w in caught_fits if issubclass(w.category, bsp.StationarityWarning)}
     )
+    for message in fit_stationarity:
+        console.log(f"note: {message}")
     seconds = time.perf_counter() - t0
     for name, fit in {
         "model1_sdm": m1,
@@ -393,7 +403,7 @@ def main(args: argparse.Namespace) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bsp.StationarityWarning)
         eff = m2.effects()
-    stationarity_note = " ".join(str(w.message) for w in caught)
+    stationarity_note = " ".join([*fit_stationarity, *(str(w.message) for w in caught)])
     table5 = eff[eff["effect"] != "total"].copy()
     table5["cell"] = table5.apply(
         lambda r: f"{r['mean']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]", axis=1
