@@ -44,7 +44,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayespatial.experiments.outputs import read_table, save_figure, write_atomic, write_table
+from bayespatial.experiments.outputs import (
+    read_table,
+    save_figure,
+    source_revision,
+    write_atomic,
+    write_table,
+)
 
 MEASURES = {
     "lnOA": "industrial output agglomeration",
@@ -402,7 +408,8 @@ def recovery(args, console) -> dict:
             f"{args.recovery} --out out/provinces"
             + (" --prior zellner" if zellner else "")
             + (f" --markdown {args.markdown.name}" if args.markdown else "")
-            + f"` ({time.perf_counter() - t0:.0f} s, 2-core CPU). Freshly simulated panels "
+            + f"` ({time.perf_counter() - t0:.0f} s, 2-core CPU; commit "
+            f"{source_revision() or 'unknown'}). Freshly simulated panels "
             "of the study's design (30 provinces, 2002-2018, two-way FE, contiguity W); each "
             "measure's outcome is an SLM with Table 3's column as truth. National SLM: 95% "
             f"interval coverage (standard error {se:.3f}) and bias of the posterior mean; LOO: "
