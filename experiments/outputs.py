@@ -32,7 +32,11 @@ def save_figure(fig, path: Path) -> Path:
 
 
 def source_revision() -> str:
-    """The git commit the package runs from ("+ changes" when the tree is modified), or ""."""
+    """The git commit the package runs from ("+ changes" when the tree is modified), or "".
+
+    Changes to Markdown files (BENCHMARKS.md, which the experiments themselves update,
+    and the docs) do not count: they do not change what runs.
+    """
     import subprocess
 
     here = str(Path(__file__).resolve().parent.parent)
@@ -43,7 +47,7 @@ def source_revision() -> str:
 
     try:
         head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)*.md")
     except (OSError, subprocess.CalledProcessError):
         return ""
     return head + (" + changes" if dirty else "")
