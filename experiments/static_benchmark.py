@@ -333,7 +333,8 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
     lines = [
         HEADING,
         "",
-        f"Command: `{command}`. Machine: {machine}. Every case ran in its own process; "
+        f"Command: `{command}`. Commit: {source_revision() or 'unknown'}. Machine: {machine}. "
+        "Every case ran in its own process; "
         "wall times include precomputation and compilation (not data simulation). "
         "ESS is ArviZ's bulk ESS; for the exact sampler the draws are independent. "
         "The simulated panel is an SDM (rho = 0.4, theta = (0.5, 0.3)); the SAR fits "

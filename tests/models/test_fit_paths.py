@@ -83,7 +83,7 @@ def normal_prior_grid_oracle(df, W, prior_sd: float) -> dict:
     """Posterior mean and sd of beta_x1 and rho for the two-way FE SAR with beta_x1 ~
     N(0, prior_sd^2), beta_x2 flat, rho uniform on W's interval and sigma^2 ~ IG(0.01,
     0.01 var(y~)), by quadrature: beta integrated out in closed form given (rho, sigma^2)
-    (a Gaussian integral), (rho, sigma^2) on a 400 x 400 grid. Dense numpy throughout;
+    (a Gaussian integral), (rho, sigma^2) on a 600 x 600 grid. Dense numpy throughout;
     the transformed likelihood is Lee & Yu's (2010): N = (n - 1)(T - 1) rows and
     (T - 1)(log|I - rho W| - log(1 - rho))."""
     n, Wd = W.n, W.sparse.toarray()
