@@ -220,9 +220,9 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
     def s_of(theta):
         return keep * yu_de_jong_lee_shift(Wd, Zd, theta, eta)
 
-    def is_stable(theta):
-        e = theta[kz - 1] if eta else 0.0
-        return bool(stationary(theta[i_tau], theta[kz], e, a["w_min"], a["w_max"]))
+    def stable(theta):  # (tau, rho, eta) of theta (..., kz + 2) in the stable region
+        e = theta[..., kz - 1] if eta else 0.0
+        return stationary(theta[..., i_tau], theta[..., kz], e, a["w_min"], a["w_max"])
 
     method = "analytic (Yu, de Jong & Lee 2008; finite-T, fixed point, delta-method spread)"
     problems = []
@@ -263,14 +263,14 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
     else:
         centre, K = bar + first, np.eye(kz + 2)
         problems.append("the fixed point did not converge: one step, spread not widened")
-    if not is_stable(centre):
+    if not stable(centre):
         problems.append("the corrected centre lies outside the stable region")
     moved = (centre - bar) + (draws - bar) @ (K - np.eye(kz + 2)).T  # theta_d -> moved + theta_d
     shape = post["rho"].shape  # (chain, draw)
     terms = [str(t) for t in post["term"].values]
     k = len(terms)
     shifts = {"beta": moved[:, :k].reshape(*shape, k), "rho": moved[:, kz].reshape(shape)}
-    shifts["tau"] = moved[:, kz - (2 if eta else 1)].reshape(shape)
+    shifts["tau"] = moved[:, i_tau].reshape(shape)
     if "theta" in post:
         theta = np.zeros((len(moved), k))
         for j, name in enumerate(full.durbin_terms):
@@ -282,8 +282,7 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
         name: np.atleast_1d(v.mean(axis=(0, 1))).round(6).tolist() for name, v in shifts.items()
     }
     corrected = draws + moved
-    e_draws = corrected[:, kz - 1] if eta else 0.0
-    p_stable = stationary(corrected[:, i_tau], corrected[:, kz], e_draws, a["w_min"], a["w_max"])
+    p_stable = stable(corrected)
     if problems:
         method += "; " + "; ".join(problems)
         warnings.warn(
