@@ -35,3 +35,26 @@ class SamplerChoiceWarning(UserWarning):
 
 class StationarityWarning(UserWarning):
     """Dynamic-model draws or values outside the stable region (long-run effects undefined)."""
+
+
+def user_stacklevel() -> int:
+    """``stacklevel`` that makes a warning point at the first line outside bayespatial.
+
+    Call it as ``warnings.warn(msg, Category, stacklevel=user_stacklevel())``:
+    the warning then names the user's call (``fit(...)``, ``fit.loo()``), not a
+    line inside the package, however deep the call chain (Python 3.12's
+    ``skip_file_prefixes``, by hand for 3.11). The package's own tests count as
+    users.
+    """
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    tests = root + "tests" + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith(root) or name.startswith(tests):
+            break
+        frame, level = frame.f_back, level + 1
+    return level

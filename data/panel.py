@@ -71,6 +71,11 @@ class Panel:
         """
         if not isinstance(df, pd.DataFrame):
             raise PanelError(f"data must be a pandas DataFrame, got {type(df).__name__}.")
+        if df.empty:
+            raise PanelError(
+                f"the data frame is empty ({len(df)} rows, columns {listing(df.columns, 12)}); "
+                "check the file or the filter that produced it."
+            )
         keys = [unit] if time is None else [unit, time]
         absent = [c for c in [*keys, *columns] if c not in df.columns]
         if absent:
@@ -84,6 +89,8 @@ class Panel:
                     f"column {k!r} has missing values in rows {listing(rows)}; fill or drop them."
                 )
         dup = df.duplicated(keys, keep=False)
+        if dup.any() and time is None:
+            raise PanelError(_repeated_units(df, unit))
         if dup.any():
             first = df.loc[dup, keys].drop_duplicates().head(5).itertuples(index=False)
             where = listing(tuple(r) if time else r[0] for r in first)
@@ -155,11 +162,7 @@ class Panel:
                 )
             bad = ~np.isfinite(col.to_numpy(dtype=float, na_value=np.nan))
             if bad.any():
-                rows = self.frame.loc[bad]
-                where = [
-                    f"{r[self.unit]}" + ("" if self.time is None else f" in {r[self.time]}")
-                    for _, r in rows.head(5).iterrows()
-                ]
+                where = self.where(bad)
                 kind = "missing (NaN)" if col[bad].isna().all() else "missing or infinite"
                 hint = (
                     " It is a lag: drop the first periods with panel.drop_initial(k)."
@@ -169,6 +172,15 @@ class Panel:
                 raise PanelError(
                     f"column {c!r} is {kind} for {int(bad.sum())} row(s): {listing(where)}.{hint}"
                 )
+
+    def where(self, mask: np.ndarray, k: int = 5) -> list[str]:
+        """The first ``k`` rows of ``mask`` as "(unit=u, time=t)", ids as in the data."""
+        keys = [self.unit] if self.time is None else [self.unit, self.time]
+        rows = self.frame.loc[np.asarray(mask, dtype=bool), keys].head(k)
+        return [
+            "(" + ", ".join(f"{c}={v}" for c, v in zip(keys, r, strict=True)) + ")"
+            for r in rows.itertuples(index=False)
+        ]
 
     # ------------------------------------------------------------------- lags
     def with_lags(self, lags: dict[str, Iterable[int]]) -> Panel:
@@ -207,6 +219,30 @@ class Panel:
         """Column as a (T, n) float array, row t holding period t in unit order."""
         self.check_finite([column])
         return self.frame[column].to_numpy(dtype=float).reshape(self.T, self.n)
+
+
+def _repeated_units(df: pd.DataFrame, unit: str) -> str:
+    """Message for a cross-section whose units repeat: most likely a panel without ``time=``."""
+    counts = df[unit].value_counts()
+    top = counts.index[0]
+    rows = df.index[df[unit] == top][:5].tolist()
+    k = int(counts.max())
+    candidates = [
+        c
+        for c in df.columns
+        if c != unit and df[c].nunique() == k and not df.duplicated([unit, c]).any()
+    ]
+    how = f"each unit appears {k} times" if counts.min() == k else f"units appear up to {k} times"
+    hint = (
+        f" (the column {candidates[0]!r} looks like it)"
+        if len(candidates) == 1
+        else (f" (candidates: {listing(candidates, quote=True)})" if candidates else "")
+    )
+    return (
+        f"{how} (e.g. unit {top} in rows {listing(rows)}) but no time= was given, so the "
+        f"data were read as a cross-section with one row per unit. For a panel pass time= "
+        f"the period column{hint}; for a cross-section keep one row per unit."
+    )
 
 
 def _sort_key(v):

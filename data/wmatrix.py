@@ -146,7 +146,8 @@ class Weights:
             raise WeightsError(
                 f"W has {len(found)} island(s) without neighbours: {_quoted(found)}. Join them "
                 "to a neighbour (e.g. by k-nearest neighbours or an edge list), drop them from "
-                "the data, or pass islands='keep' to keep them as zero rows."
+                "the data, or keep them as zero rows with islands='keep' (bsp.fit, "
+                "W.row_standardize and the weights builders take it)."
             )
 
     @property

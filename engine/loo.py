@@ -179,11 +179,12 @@ def apply_basis(basis: LooBasis, r, beta, sigma, kind: str = "lag"):
 _apply_jit = jax.jit(apply_basis, static_argnames="kind")
 
 
-def stream_draws(fn, per_draw: tuple, chunk: int, reduce=None):
+def stream_draws(fn, per_draw: tuple, chunk: int, reduce=None, on_block=None):
     """fn(*blocks) over blocks of ``chunk`` draws of the arrays ``per_draw`` (D, ...).
 
     Returns the concatenated (D, ...) result, or the list of ``reduce(block)``
     when given (for panels where draws x N does not fit in memory).
+    ``on_block(k)`` is called after each block of k draws (progress).
     """
     D = len(per_draw[0])
     out, whole = [], None
@@ -191,15 +192,27 @@ def stream_draws(fn, per_draw: tuple, chunk: int, reduce=None):
         block = fn(*(jnp.asarray(a[i : i + chunk]) for a in per_draw))
         if reduce is not None:
             out.append(reduce(block))
-            continue
-        if whole is None:  # written in place: no list of blocks, no concatenation
-            whole = np.empty((D, *block.shape[1:]), dtype=block.dtype)
-        whole[i : i + chunk] = block
+        else:
+            if whole is None:  # written in place: no list of blocks, no concatenation
+                whole = np.empty((D, *block.shape[1:]), dtype=block.dtype)
+            whole[i : i + chunk] = block
+        if on_block is not None:
+            on_block(block.shape[0])
     return out if reduce is not None else whole
 
 
 def pointwise_draws(
-    y, Z, op, r, beta, sigma, kind="lag", chunk: int = 64, reduce=None, fe: str = "none"
+    y,
+    Z,
+    op,
+    r,
+    beta,
+    sigma,
+    kind="lag",
+    chunk: int = 64,
+    reduce=None,
+    fe: str = "none",
+    on_block=None,
 ):
     """Pointwise log-likelihood for many draws: r, sigma (D,), beta (D, p) -> (D, T, n).
 
@@ -208,7 +221,9 @@ def pointwise_draws(
     """
     k = "lag" if kind == "none" else kind
     basis = init_basis(y, Z, op, k, fe)
-    return stream_draws(lambda *d: _apply_jit(basis, *d, kind=k), (r, beta, sigma), chunk, reduce)
+    return stream_draws(
+        lambda *d: _apply_jit(basis, *d, kind=k), (r, beta, sigma), chunk, reduce, on_block
+    )
 
 
 def _columns_obs_major(arrays, qcols, r, beta, sigma, kind):

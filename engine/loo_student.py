@@ -85,8 +85,12 @@ def _draws(kind: str):
     return jax.jit(jax.vmap(partial(pointwise, kind=kind), in_axes=(None, None, None, 0, 0, 0, 0)))
 
 
-def pointwise_draws(y, Z, op, r, beta, sigma, nu, kind="lag", chunk: int = 16, reduce=None):
+def pointwise_draws(
+    y, Z, op, r, beta, sigma, nu, kind="lag", chunk: int = 16, reduce=None, on_block=None
+):
     """Pointwise log-likelihood for many draws: r, sigma, nu (D,), beta (D, p) -> (D, T, n)."""
     y, Z = jnp.asarray(y), jnp.asarray(Z)
     apply = _draws("lag" if kind == "none" else kind)
-    return stream_draws(lambda *d: apply(y, Z, op, *d), (r, beta, sigma, nu), chunk, reduce)
+    return stream_draws(
+        lambda *d: apply(y, Z, op, *d), (r, beta, sigma, nu), chunk, reduce, on_block
+    )

@@ -21,6 +21,10 @@ REGISTRY = {
         "bayespatial.experiments.nat_speed",
         "NAT 1990 cross-section: default sampler against R spatialreg's spBreg_lag/err",
     ),
+    "static_benchmark": (
+        "bayespatial.experiments.static_benchmark",
+        "Speed of the static models at 10^6 observations and on NAT against a plain NumPyro SAR",
+    ),
     "logdet_benchmark": (
         "bayespatial.experiments.logdet_benchmark",
         "Accuracy and speed of the log-determinant methods on NAT, a lattice and tori up to 10^6",

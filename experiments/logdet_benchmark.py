@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespatial.experiments.outputs import source_revision, update_section, write_atomic
+from bayespatial.experiments.outputs import parser, source_revision, update_section, write_atomic
 
 RHOS = np.array([-0.9, -0.5, 0.0, 0.3, 0.5, 0.7, 0.9, 0.95])
 RHO_EDGE = 0.99
@@ -32,11 +32,19 @@ BASELINE_MAX_N = 100_000
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("out/logdet"))
+    p = parser(__name__, __doc__)
+    p.add_argument("--out", type=Path, default=Path("out/logdet"), help="folder for the tables")
     p.add_argument("--quick", action="store_true", help="NAT and a 10^4 torus only")
-    p.add_argument("--sizes", default="nat,lattice100,torus1e4,torus1e5,torus1e6")
-    p.add_argument("--methods", default="eigen,lu_grid,chebyshev,taylor,slq")
+    p.add_argument(
+        "--sizes",
+        default="nat,lattice100,torus1e4,torus1e5,torus1e6",
+        help="comma-separated W sizes: nat, lattice100, torus1e4, torus1e5, torus1e6",
+    )
+    p.add_argument(
+        "--methods",
+        default="eigen,lu_grid,chebyshev,taylor,slq",
+        help="comma-separated log-determinant methods",
+    )
     p.add_argument("--markdown", type=Path, default=None, help="BENCHMARKS.md to update")
     return p.parse_args(argv)
 

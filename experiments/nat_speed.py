@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayespatial.experiments.outputs import source_revision, update_section, write_atomic
+from bayespatial.experiments.outputs import parser, source_revision, update_section, write_atomic
 
 HEADING = "## NAT 1990 cross-section: against R spatialreg"
 FORMULA = "HR ~ RD + PS + UE + DV + MA"
@@ -72,13 +72,18 @@ for (model in c("sar", "sem")) {
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("out/nat_speed"))
+    p = parser(__name__, __doc__)
+    p.add_argument("--out", type=Path, default=Path("out/nat_speed"), help="folder for the tables")
     p.add_argument("--draws", type=int, default=5000, help="posterior draws (after burn-in)")
     p.add_argument("--reps", type=int, default=3, help="timed repetitions (median reported)")
     p.add_argument("--markdown", type=Path, default=None, help="BENCHMARKS.md to update")
     p.add_argument("--install-r", action="store_true", help="apt-get install R + spatialreg")
-    p.add_argument("--cold", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument(
+        "--cold",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time the first fit in a fresh process (compilation included)",
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from bayespatial.experiments.outputs import (
+    markdown,
+    parser,
     source_revision,
     update_section,
     write_atomic,
@@ -52,11 +54,16 @@ STUDY = {"tau": 0.708, "rho": 0.180, "eta": 0.265}
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("out/nickell"))
+    p = parser(__name__, __doc__)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/nickell"),
+        help="folder for the tables (a rerun resumes the replications already done)",
+    )
     p.add_argument("--quick", action="store_true", help="20 replications")
-    p.add_argument("--reps", type=int, default=200)
-    p.add_argument("--T", type=int, default=20)
+    p.add_argument("--reps", type=int, default=200, help="simulated replications")
+    p.add_argument("--T", type=int, default=20, help="periods per simulated panel")
     p.add_argument(
         "--design",
         choices=("northeast", "lattice"),
@@ -284,7 +291,7 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
             "Table 4 values scaled to tau + rho + eta = 0.95). Given the study's values, the "
             f'engine says: "{study_note}"',
             "",
-            table.round(4).to_markdown(index=False),
+            markdown(table, 4),
             "",
             "bias and rmse are of the posterior median (long-run effects have heavy right "
             "tails near the unit root); `failed`: replications where the fit refused (almost "

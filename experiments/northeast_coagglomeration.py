@@ -40,12 +40,15 @@ import numpy as np
 import pandas as pd
 
 from bayespatial.experiments.outputs import (
+    markdown,
+    parser,
     read_table,
     save_figure,
     source_revision,
     write_atomic,
     write_table,
 )
+from bayespatial.models.design import lagged_name
 
 CONTROLS = ["GOV", "LnPGDP", "FDI", "LnRD", "TI", "LnER"]
 # mean, sd, min, max (Table 1 of the study; FDI's sd of 0.529 exceeds its range, 0.05 used)
@@ -89,18 +92,20 @@ TURNING_POINT = 0.550 / (2 * 0.082)
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("out/northeast"))
+    p = parser(__name__, __doc__)
+    p.add_argument(
+        "--out", type=Path, default=Path("out/northeast"), help="folder for tables, fits and plots"
+    )
     p.add_argument("--quick", action="store_true", help="fewer draws")
     p.add_argument("--draws", type=int, default=None, help="per chain (4 chains)")
     p.add_argument("--seed", type=int, default=2025, help="simulation and sampling seed")
     p.add_argument("--data", type=Path, default=None, help="long panel: CSV, Parquet, Excel")
     p.add_argument("--weights", type=Path, default=None, help="GAL, edge-list CSV or coords")
-    p.add_argument("--unit", default="city")
-    p.add_argument("--time", default="year")
-    p.add_argument("--y", default="Carbon")
+    p.add_argument("--unit", default="city", help="unit column of --data")
+    p.add_argument("--time", default="year", help="period column of --data")
+    p.add_argument("--y", default="Carbon", help="outcome column (carbon intensity)")
     p.add_argument("--x", default="Coagg", help="core regressor (its square is added)")
-    p.add_argument("--controls", default=",".join(CONTROLS))
+    p.add_argument("--controls", default=",".join(CONTROLS), help="comma-separated control columns")
     p.add_argument("--econ", default="LnPGDP", help="economic variable of the nested W")
     p.add_argument(
         "--recovery",
@@ -203,7 +208,7 @@ def coefficient_table(fits: dict) -> pd.DataFrame:
     for label, fit in fits.items():
         s = fit.summary()
         for _, r in s.iterrows():
-            key = r["term"] if r["parameter"] != "theta" else r["term"].replace("W_", "W.")
+            key = r["term"]  # W-lagged terms as in fit.summary(): W_x
             cells.setdefault(key, {})[label] = (
                 f"{r['mean']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
             )
@@ -216,7 +221,7 @@ RECOVERY_HEADING = "## Dynamic SDM recovery (north-east design)"
 def _truth_by_term(x: str = "Coagg") -> dict:
     names = {"Coagg2": f"I({x} ** 2)"}
     out = {("beta", names.get(k, k)): v for k, v in TRUTH["beta"].items()}
-    out.update({("theta", "W_" + names.get(k, k)): v for k, v in TRUTH["theta"].items()})
+    out.update({("theta", lagged_name(names.get(k, k))): v for k, v in TRUTH["theta"].items()})
     out.update({(k, k): TRUTH[k] for k in ("tau", "rho", "eta", "sigma")})
     out[("turning point", "coef basis")] = TURNING_POINT
     return out
@@ -297,7 +302,7 @@ def recovery(args, console) -> pd.DataFrame:
             "posterior), `jackknife` (split-panel) and `analytic` (Yu, de Jong & Lee 2008; "
             f"the default). Commit: {source_revision() or 'unknown'}.",
             "",
-            table.round(4).to_markdown(index=False),
+            markdown(table, 4),
             "",
         ]
     )
@@ -391,7 +396,7 @@ def main(args: argparse.Namespace) -> dict:
     if args.data is None:
         truth = {
             **{k: v for k, v in TRUTH["beta"].items()},
-            **{f"W.{k}": v for k, v in TRUTH["theta"].items()},
+            **{lagged_name(k): v for k, v in TRUTH["theta"].items()},
             "tau": TRUTH["tau"],
             "rho": TRUTH["rho"],
             "eta": TRUTH["eta"],
@@ -453,11 +458,10 @@ def main(args: argparse.Namespace) -> dict:
             f"restriction): {p_stat}. Robustness fits are not restricted; their posterior "
             f"probabilities of stationarity: {p_robust}. Model 2's Nickell-bias treatment: "
             f"{m2.attrs.get('bias_correction', 'none')}. {stationarity_note}",
-            "## Table 4: coefficients\n\n" + table4.to_markdown(index=False),
-            "## Table 5: short- and long-run effects (Model 2)\n\n"
-            + table5.to_markdown(index=False),
-            "## Table 6: robustness\n\n" + table6.to_markdown(index=False),
-            "## Turning point of " + x + "\n\n" + tp.round(3).to_markdown(index=False),
+            "## Table 4: coefficients\n\n" + markdown(table4),
+            "## Table 5: short- and long-run effects (Model 2)\n\n" + markdown(table5),
+            "## Table 6: robustness\n\n" + markdown(table6),
+            "## Turning point of " + x + "\n\n" + markdown(tp, 3),
         ]
     )
     write_atomic(args.out / "summary.md", summary + "\n")

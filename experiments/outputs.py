@@ -1,12 +1,41 @@
-"""Atomic writers shared by the experiments (a crash never leaves a half-written file)."""
+"""What the experiments share: their command-line parser and atomic writers.
+
+Tables, figures and text are written atomically: a crash never leaves a
+half-written file.
+"""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bayespatial.data.atomic import atomic_path
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Option help with defaults (unless None), the module docstring kept as written."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """The command-line parser of the experiment in ``module``.
+
+    ``bayespatial run NAME --help`` prints its docstring ``doc`` (what it does
+    and writes) and every option with its help and default.
+    """
+    name = module.rsplit(".", 1)[-1]
+    return argparse.ArgumentParser(
+        prog=f"bayespatial run {name}",
+        description=doc,
+        formatter_class=_HelpFormatter,
+    )
 
 
 def write_atomic(path: Path, text: str) -> Path:
@@ -20,8 +49,39 @@ def write_table(table: pd.DataFrame, path: Path, digits: int = 4) -> Path:
     """Write ``path`` (.csv, full precision) and the same table as Markdown (.md)."""
     path = Path(path)
     write_atomic(path.with_suffix(".csv"), table.to_csv(index=False))
-    write_atomic(path.with_suffix(".md"), table.round(digits).to_markdown(index=False) + "\n")
+    write_atomic(path.with_suffix(".md"), markdown(table, digits) + "\n")
     return path.with_suffix(".csv")
+
+
+def markdown(table: pd.DataFrame, digits: int = 4, index: bool = False) -> str:
+    """``table`` as Markdown for people: every number rounded, no "nan" cells.
+
+    Floats get ``digits`` decimals, whole numbers none, values below 10^-3 that
+    many significant digits (never a bare 0.0000), values of 10^4 or more no
+    decimals; missing values are empty cells and infinities read "inf"/"-inf".
+    """
+    return table.map(lambda v: _cell(v, digits)).to_markdown(index=index, disable_numparse=True)
+
+
+def _cell(value, digits: int):
+    if isinstance(value, bool | np.bool_) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int | np.integer):
+        return str(value)
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if np.isnan(v):
+            return ""
+        if np.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if v == round(v) and abs(v) < 1e15:
+            return str(int(v))
+        if abs(v) >= 1e4:
+            return f"{v:.0f}"
+        if abs(v) < 1e-3:
+            return f"{v:.{digits - 1}g}"
+        return f"{v:.{digits}f}"
+    return value
 
 
 def save_figure(fig, path: Path) -> Path:

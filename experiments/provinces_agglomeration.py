@@ -45,6 +45,8 @@ import pandas as pd
 from scipy import stats
 
 from bayespatial.experiments.outputs import (
+    markdown,
+    parser,
     read_table,
     save_figure,
     source_revision,
@@ -92,18 +94,24 @@ MODELS = {"SLM": ("sar", False), "SEM": ("sem", False), "SDM": ("sdm", True)}
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("out/provinces"))
+    p = parser(__name__, __doc__)
+    p.add_argument(
+        "--out", type=Path, default=Path("out/provinces"), help="folder for tables, fits and plots"
+    )
     p.add_argument("--quick", action="store_true", help="fewer draws")
     p.add_argument("--draws", type=int, default=None, help="per chain (4 chains)")
     p.add_argument("--seed", type=int, default=2021, help="simulation and sampling seed")
     p.add_argument("--data", type=Path, default=None, help="long panel: CSV, Parquet, Excel")
     p.add_argument("--weights", type=Path, default=None, help="GAL or edge-list CSV")
-    p.add_argument("--unit", default="province")
-    p.add_argument("--time", default="year")
+    p.add_argument("--unit", default="province", help="unit column of --data")
+    p.add_argument("--time", default="year", help="period column of --data")
     p.add_argument("--y", default="lnCO2", help="outcome column of user data")
-    p.add_argument("--measures", default=",".join(MEASURES))
-    p.add_argument("--controls", default=",".join(CONTROLS))
+    p.add_argument(
+        "--measures",
+        default=",".join(MEASURES),
+        help="comma-separated agglomeration measures, one model each",
+    )
+    p.add_argument("--controls", default=",".join(CONTROLS), help="comma-separated control columns")
     p.add_argument("--region", default="region", help="region column (east/central/west)")
     p.add_argument(
         "--recovery",
@@ -422,9 +430,9 @@ def recovery(args, console) -> dict:
                 else "Default priors (flat coefficients)."
             ),
             "",
-            cover.round(4).to_markdown(index=False),
+            markdown(cover, 4),
             "",
-            verdicts.round(3).reset_index().to_markdown(index=False),
+            markdown(verdicts.reset_index(), 3),
             "",
         ]
     )
@@ -612,19 +620,16 @@ def _summary(args, measures, moran, lm, table3, effects, regional, loo, checks) 
         f"estimation years {START}-{LAST_YEAR} (t-2 needs two earlier years); 95% intervals.",
         f"Moran's I of the outcome, mean over years: {mean_i}; share of years with "
         f"p < 0.05 (randomization): {share_sig.round(2).to_dict()}.",
-        "## LM tests\n\n" + lm.round(4).to_markdown(index=False),
-        "## Table 3: national SLM\n\n" + table3.to_markdown(index=False),
-        "## Direct, indirect and total effects (national SLM)\n\n"
-        + effects.to_markdown(index=False),
+        "## LM tests\n\n" + markdown(lm, 4),
+        "## Table 3: national SLM\n\n" + markdown(table3),
+        "## Direct, indirect and total effects (national SLM)\n\n" + markdown(effects),
     ]
     for m, t in regional.items():
-        parts.append(
-            f"## Regional SLM: {m} ({MEASURES.get(m, m)})\n\n" + t.to_markdown(index=False)
-        )
+        parts.append(f"## Regional SLM: {m} ({MEASURES.get(m, m)})\n\n" + markdown(t))
     parts.append(
         "## LOO: SLM vs SEM vs SDM\n\nPSIS-LOO on the exact conditional pointwise "
         "log-likelihood; P(better) is the normal approximation Phi(elpd_diff / dse).\n\n"
-        + loo.round(3).to_markdown(index=False)
+        + markdown(loo, 3)
     )
     flagged = [t for t in [loo.attrs.get("warnings")] if t]
     if flagged:

@@ -43,7 +43,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespatial.experiments.outputs import source_revision, update_section, write_atomic
+from bayespatial.experiments.outputs import (
+    markdown,
+    parser,
+    source_revision,
+    update_section,
+    write_atomic,
+)
 
 HEADING = "## Static models: speed"
 LOO_HEADING = "## LOO at 10^6 observations: speed"
@@ -69,8 +75,8 @@ BIG_SIDE, BIG_T = 316, 10
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("out/static"))
+    p = parser(__name__, __doc__)
+    p.add_argument("--out", type=Path, default=Path("out/static"), help="folder for the tables")
     p.add_argument("--quick", action="store_true", help="NAT cases only")
     p.add_argument("--cases", default=None, help="comma-separated subset of the cases")
     p.add_argument("--side", type=int, default=BIG_SIDE, help="lattice side of the big panel")
@@ -340,7 +346,7 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
         "The simulated panel is an SDM (rho = 0.4, theta = (0.5, 0.3)); the SAR fits "
         "omit W X, hence their rho of about 0.49.",
         "",
-        show.round(3).to_markdown(index=False),
+        markdown(show, 3),
         "",
         "Same-run ratios (ESS per second against the plain NumPyro baseline on the same data):",
         "",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayespatial.experiments.outputs import save_figure, write_atomic, write_table
+from bayespatial.experiments.outputs import markdown, parser, save_figure, write_atomic, write_table
 from bayespatial.models.plots import effects_forest
 
 FORMULA = "HR ~ RD + PS + UE + DV + MA"
@@ -35,14 +35,25 @@ FORMULA = "HR ~ RD + PS + UE + DV + MA"
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("out/us_counties"))
+    p = parser(__name__, __doc__)
+    p.add_argument(
+        "--out", type=Path, default=Path("out/us_counties"), help="folder for tables, fits and plot"
+    )
     p.add_argument("--quick", action="store_true", help="fewer draws, no Student-t fit")
-    p.add_argument("--models", default="sar,sem,sdm")
-    p.add_argument("--fe", default="twoway", choices=["none", "unit", "time", "twoway"])
-    p.add_argument("--chains", type=int, default=4)
-    p.add_argument("--draws", type=int, default=None, help="per chain (default 1000 quick, 5000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--models", default="sar,sem,sdm", help="comma-separated models to fit")
+    p.add_argument(
+        "--fe", default="twoway", choices=["none", "unit", "time", "twoway"], help="fixed effects"
+    )
+    p.add_argument(
+        "--chains", type=int, default=4, help="chains (independent draws for the exact sampler)"
+    )
+    p.add_argument(
+        "--draws",
+        type=int,
+        default=None,
+        help="draws per chain (default: 1000 with --quick, else 5000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--overwrite", action="store_true", help="refit even if fits/ has the fit")
     return p.parse_args(argv)
 
@@ -83,7 +94,7 @@ def fit_or_resume(spec: dict, args, df, W, console):
         fit = bsp.load(path)
         if _matches(fit, spec, args):
             console.log(f"{spec['name']}: reusing {path}")
-            return fit, 0.0
+            return fit, None
     console.log(f"{spec['name']}: fitting ({spec['errors']} errors)")
     t0 = time.perf_counter()
     fit = bsp.fit(
@@ -100,11 +111,16 @@ def fit_or_resume(spec: dict, args, df, W, console):
         warmup=1000,
         seed=args.seed,
     )
-    seconds = time.perf_counter() - t0
+    seconds: float | None = time.perf_counter() - t0
     # draws x 12,340 log-likelihood values (395 MB at 4,000 draws) stay out of the file;
     # a loaded fit recomputes them when LOO asks
     fit.to_netcdf(path, log_likelihood=False)
     return fit, seconds
+
+
+def _seconds(value) -> float | str:
+    """Seconds rounded for the tables; "" where unknown (a reused fit of an older version)."""
+    return "" if value is None else round(float(value), 2)
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -124,7 +140,7 @@ def main(args: argparse.Namespace) -> dict:
     for spec in _specs(args):
         fit, seconds = fit_or_resume(spec, args, df, W, console)
         coefs.append(fit.summary().assign(model=spec["name"]))
-        effects.append(fit.effects().assign(model=spec["name"]))
+        effects.append(fit.effects(structural_zeros=False).assign(model=spec["name"]))
         a = fit.attrs
         runs.append(
             {
@@ -133,7 +149,9 @@ def main(args: argparse.Namespace) -> dict:
                 "sampler": a["sampler"],
                 "logdet": a["logdet_method"],
                 "draws": int(a["chains"]) * int(a["draws"]),
-                "seconds": round(seconds, 2),
+                # the time the fit took when it was made, also for a fit reused from fits/
+                "seconds": _seconds(a.get("seconds_total", seconds)),
+                "reused": seconds is None,
                 "leapfrog_per_draw": a.get("leapfrog_per_draw", ""),
             }
         )
@@ -151,11 +169,11 @@ def main(args: argparse.Namespace) -> dict:
         "# NAT homicide panel: spatial models with two-way fixed effects\n\n"
         f"Formula `{FORMULA}`, fe = {args.fe}, {W.n} counties x 4 decades; "
         "95% equal-tailed credible intervals.\n\n"
-        + run_table.to_markdown(index=False)
+        + markdown(run_table)
         + "\n\n## Coefficients\n\n"
-        + coef_table.round(4).to_markdown(index=False)
+        + markdown(coef_table, 4)
         + "\n\n## Effects\n\n"
-        + eff_table.round(4).to_markdown(index=False)
+        + markdown(eff_table, 4)
         + "\n"
     )
     write_atomic(args.out / "summary.md", summary)

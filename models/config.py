@@ -21,6 +21,11 @@ FAMILIES = {
 }
 """Model families: ``kind`` is "lag" (rho), "error" (lam) or "none"; dsdm is dynamic."""
 
+ALIASES = {"slm": "sar"}
+"""Other names of the families (SLM, the spatial lag model, in Elhorst 2014 and the
+provincial study). Model names are case-insensitive ("SDM" = "sdm")."""
+ISLANDS = ("raise", "keep")
+
 SAMPLERS = ("auto", "exact", "nuts")
 ERRORS = ("gaussian", "student_t")
 LOGDET = ("auto", "eigen", "lu_grid", "chebyshev", "taylor", "slq")
@@ -60,6 +65,7 @@ class FitConfig:
     eta: bool = True
     stationarity: str = "enforce"
     bias_correction: str = "auto"
+    islands: str = "raise"
 
     @property
     def dynamic(self) -> bool:
@@ -85,8 +91,13 @@ class FitConfig:
         **options,
     ) -> FitConfig:
         """Validate the user's arguments and fill in the documented defaults."""
+        if isinstance(model, str):
+            model = ALIASES.get(model.lower(), model.lower())
         if model not in FAMILIES:
-            raise ModelError(f"unknown model {model!r}; models are {list(FAMILIES)}.")
+            raise ModelError(
+                f"unknown model {model!r}; models are {list(FAMILIES)} "
+                f"(aliases: {', '.join(f'{a}={m}' for a, m in ALIASES.items())})."
+            )
         if not isinstance(formula, str) or "~" not in formula:
             raise ModelError(f"formula must be a string 'y ~ x1 + x2', got {formula!r}.")
         if unit is None:
@@ -103,6 +114,7 @@ class FitConfig:
                 "for a cross-section."
             )
         _choice("sampler", options.get("sampler", "auto"), SAMPLERS)
+        _choice("islands", options.get("islands", "raise"), ISLANDS)
         _choice("errors", options.get("errors", "gaussian"), ERRORS)
         _choice("logdet", options.get("logdet", "auto"), LOGDET)
         _choice("stationarity", options.get("stationarity", "enforce"), ("enforce", "report"))

@@ -17,7 +17,7 @@ import formulaic
 import numpy as np
 import pandas as pd
 
-from bayespatial.data.errors import PanelError
+from bayespatial.data.errors import PanelError, listing
 from bayespatial.data.panel import Panel
 from bayespatial.engine.crossprod import demean
 
@@ -41,6 +41,11 @@ class Design(NamedTuple):
     """What was done (intercept absorbed, periods dropped)."""
     ylag: np.ndarray | None = None
     """Outcome one period earlier in the same unit, (T, n), for dynamic models."""
+
+
+def lagged_name(term: str) -> str:
+    """Name of the W-lagged column of ``term`` in every table ("W_x"; theta's label)."""
+    return f"W_{term}"
 
 
 def _within_unit_lag(panel: Panel):
@@ -83,6 +88,7 @@ def build_design(
         under unit fixed effects).
     """
     frame = panel.frame
+    check_text_numbers(formula, panel)
     try:
         mm = formulaic.model_matrix(
             formula, frame, na_action="ignore", context={"lag": _within_unit_lag(panel), "np": np}
@@ -109,21 +115,25 @@ def build_design(
     bad = ~np.isfinite(values.to_numpy(dtype=float)) & keep[:, None]
     if bad.any():
         j = int(np.flatnonzero(bad.any(axis=0))[0])
-        col, rows = values.columns[j], frame.loc[bad[:, j]]
-        where = [
-            f"{r[panel.unit]}" + ("" if panel.time is None else f" in {r[panel.time]}")
-            for _, r in rows.head(5).iterrows()
-        ]
+        col, count = values.columns[j], int(bad[:, j].sum())
+        where = panel.where(bad[:, j])
         hint = (
             " It is a lag: pass drop_initial=k to drop the first k periods."
             if "lag(" in str(col)
             else " Impute them deliberately or remove those rows."
         )
         raise PanelError(
-            f"term {col!r} is missing or non-finite for {len(rows)} row(s), "
+            f"term {col!r} is missing or non-finite for {count} row(s), "
             f"e.g. {', '.join(where)}.{hint}"
         )
     periods = panel.periods[drop_initial:] if panel.time is not None else panel.periods
+    if fe in ("unit", "twoway") and len(periods) < 2:
+        after = f" after dropping the first {drop_initial}" if drop_initial else ""
+        raise PanelError(
+            f"fe={fe!r} needs at least 2 periods (in one period a unit's effect cannot be told "
+            f"apart from its outcome); the data have {len(periods)}{after} "
+            f"({listing(periods)}). Use more periods, or fe='none' for a cross-section."
+        )
     T, n = len(periods), panel.n
     y = lhs.to_numpy(dtype=float)[keep].reshape(T, n)
     X = rhs.to_numpy(dtype=float)[keep].reshape(T, n, rhs.shape[1])
@@ -142,7 +152,7 @@ def build_design(
     m = W.sparse if hasattr(W, "sparse") else W
     idx = [names.index(c) for c in lagged]
     WX = np.stack([(m @ X[t][:, idx]) for t in range(T)]) if idx else np.zeros((T, n, 0))
-    _check_rank(np.concatenate([X, WX], axis=2), names + tuple(f"W_{c}" for c in lagged), fe)
+    _check_rank(np.concatenate([X, WX], axis=2), names + tuple(map(lagged_name, lagged)), fe)
     ylag = None
     if dynamic:
         y_all = lhs.to_numpy(dtype=float).reshape(panel.T, n)
@@ -154,6 +164,37 @@ def build_design(
             )
         notes.append("conditioned on the first period (y_{t-1} from the period before)")
     return Design(y, X, names, WX, lagged, periods, tuple(notes), ylag)
+
+
+def check_text_numbers(formula: str, panel: Panel) -> None:
+    """Raise when a variable of the formula is text holding mostly numbers.
+
+    formulaic would dummy-code such a column (one level per distinct value), which
+    then fails as a rank-deficient design far from the cause: a stray "n/a" or
+    "1,234" in a numeric column read from a spreadsheet.
+    """
+    try:
+        needed = formulaic.Formula(formula).required_variables
+    except Exception:  # an unparsable formula is reported by model_matrix below
+        return
+    for name in sorted(str(v) for v in needed):
+        if name not in panel.frame.columns:
+            continue
+        col = panel.frame[name]
+        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        numbers = pd.to_numeric(col, errors="coerce")
+        text = col.notna() & numbers.isna()
+        if text.any() and numbers.notna().sum() >= text.sum():
+            examples = listing(col[text].unique(), 3, quote=True)
+            raise PanelError(
+                f"column {name!r} is text (dtype {col.dtype}) though most of its values are "
+                f"numbers: {examples} for {int(text.sum())} row(s), e.g. "
+                f"{listing(panel.where(text.to_numpy()), 3)}. Convert it with "
+                f"df[{name!r}] = pd.to_numeric(df[{name!r}], errors='coerce') and decide what "
+                "the missing values mean (the fit refuses missing values), or use C("
+                f"{name}) if it really is a category."
+            )
 
 
 def _check_rank(Z: np.ndarray, names: tuple, fe: str) -> None:

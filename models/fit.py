@@ -25,6 +25,7 @@ from bayespatial.data.errors import (
     SamplerChoiceWarning,
     SamplingWarning,
     WeightsError,
+    user_stacklevel,
 )
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
@@ -40,9 +41,10 @@ from bayespatial.engine.precision import float64
 from bayespatial.models import student
 from bayespatial.models.arviz_io import ess_rhat, with_attrs
 from bayespatial.models.config import FitConfig
-from bayespatial.models.design import build_design
+from bayespatial.models.design import build_design, lagged_name
 from bayespatial.models.gaussian import gaussian_model
 from bayespatial.models.nickell import analytic_correction, split_panel_jackknife
+from bayespatial.models.progress import NO_STAGES, stages
 from bayespatial.models.results import SpatialFit, assemble
 from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, zz
 from bayespatial.priors.spec import Priors, Uniform
@@ -87,6 +89,7 @@ def fit(
     eta: bool = True,
     stationarity: str = "enforce",
     bias_correction: str = "auto",
+    islands: str = "raise",
 ) -> SpatialFit:
     """Fit a spatial model and return its posterior.
 
@@ -127,7 +130,8 @@ def fit(
     ci : float
         Default credible mass of the intervals in tables.
     progress : bool, optional
-        Progress bar for NUTS; None shows it when stderr is a terminal.
+        Show the current step and NUTS's bar; None shows them in a terminal or a
+        Jupyter notebook (`bayespatial.models.progress`), False silences them.
     eta : bool
         dsdm only: include W y_{t-1} (False gives the dynamic SAR/SDM without it).
     stationarity : {"enforce", "report"}
@@ -142,6 +146,10 @@ def fit(
         ("none": the plain posterior, whose tau is biased by O(1/T));
         `bayespatial.models.nickell.analytic_correction`, bias and coverage of each
         in BENCHMARKS.md. ``fit.attrs["bias_correction"]`` says which.
+    islands : {"raise", "keep"}
+        Units of W without neighbours raise by default; "keep" keeps them as zero
+        rows of the row-standardised W (their W y and W x are 0). Not with time
+        effects, whose transformation needs every row to sum to one.
 
     Raises
     ------
@@ -170,36 +178,46 @@ def fit(
         eta=eta,
         stationarity=stationarity,
         bias_correction=bias_correction,
+        islands=islands,
     )
-    full = run(config, data, W)
-    if config.bias_correction == "jackknife":
-        full = split_panel_jackknife(run, config, data, W, full)
-    elif config.bias_correction == "analytic":
-        full = analytic_correction(full)
-    elif config.dynamic and config.fe in ("unit", "twoway"):
-        full = SpatialFit(
-            with_attrs(full.idata, {"bias_correction": "none (Nickell bias not corrected)"})
-        )
-    return full.with_log_likelihood() if full.stores_log_likelihood() else full
+    started = clock.perf_counter()
+    with stages(f"bayespatial {config.model} fit", config.progress) as stage:
+        full = run(config, data, W, stage)
+        if config.bias_correction == "jackknife":
+            stage.step("split-panel jackknife (two half-panel fits)")
+            full = split_panel_jackknife(run, config, data, W, full)
+        elif config.bias_correction == "analytic":
+            stage.step("Nickell-bias correction")
+            full = analytic_correction(full)
+        elif config.dynamic and config.fe in ("unit", "twoway"):
+            full = SpatialFit(
+                with_attrs(full.idata, {"bias_correction": "none (Nickell bias not corrected)"})
+            )
+        if full.stores_log_likelihood():
+            stage.step("pointwise log-likelihood (for LOO)")
+            full = full.with_log_likelihood()
+    for group in full.idata.groups():  # this fit's own idata: set in place, no copy
+        full.idata[group].attrs["seconds_total"] = round(clock.perf_counter() - started, 3)
+    return full
 
 
-def prepare_weights(W) -> tuple[Weights, tuple]:
+def prepare_weights(W, islands: str = "raise") -> tuple[Weights, tuple]:
     """W as row-standardised `Weights` (the default of every fit), with a note if changed."""
     if not isinstance(W, Weights):
         raise WeightsError(
             f"W must be bayespatial Weights, not {type(W).__name__}; build it with "
             "bsp.weights.from_libpysal(w), from_sparse(matrix, ids) or contiguity(...)."
         )
-    if W.transform == "row":
+    if W.transform == "row":  # standardised by the caller, islands already decided
         return W, ()
     if W.rows_sum_to_one():
-        return W.row_standardize(), ()
-    return W.row_standardize(), ("W row-standardised (rows sum to one)",)
+        return W.row_standardize(islands=islands), ()
+    return W.row_standardize(islands=islands), ("W row-standardised (rows sum to one)",)
 
 
 def prepare(config: FitConfig, data: pd.DataFrame, W):
     """W, notes, panel, design, coefficient names, columns Z and their cross-products."""
-    W, notes = prepare_weights(W)
+    W, notes = prepare_weights(W, config.islands)
     if config.fe in ("time", "twoway") and W.islands:
         isl = ", ".join(map(str, W.islands[:5])) + (" ..." if len(W.islands) > 5 else "")
         raise WeightsError(
@@ -219,7 +237,7 @@ def prepare(config: FitConfig, data: pd.DataFrame, W):
         drop_initial=config.drop_initial,
         dynamic=config.dynamic,
     )
-    names = design.names + tuple(f"W_{c}" for c in design.lagged)
+    names = design.names + tuple(map(lagged_name, design.lagged))
     Z = np.concatenate([design.X, design.WX], axis=2)
     if config.dynamic:
         extra = [design.ylag[..., None]]
@@ -231,9 +249,10 @@ def prepare(config: FitConfig, data: pd.DataFrame, W):
     return W, notes, panel, design, names, Z, cross_products(design.y, Z, W, config.fe)
 
 
-def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
-    """Run a validated configuration on data and W."""
+def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit:
+    """Run a validated configuration on data and W (``stage`` shows the current step)."""
     started = clock.perf_counter()
+    stage.step("data, design and cross-products")
     W, notes, panel, design, names, Z, cp = prepare(config, data, W)
     kind = config.kind
     state, interval = None, None
@@ -241,6 +260,7 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
         bounds = W.rho_bounds()
         spatial = config.priors.spatial
         interval = spatial.interval(bounds) if isinstance(spatial, Uniform) else bounds
+        stage.step(f"log-determinant ({config.logdet}, n = {W.n:,})")
         state = W.memo(("logdet", config.logdet), partial(logdet_engine.init, W, config.logdet))
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     sampler, reason = choose_sampler(config)
@@ -250,6 +270,7 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
         stable = StabilityCheck(names.index("y_lag"), _index(names, "W_y_lag"), w_min, w_max)
     prepared = clock.perf_counter()
     grid = None
+    stage.step(f"{sampler} sampler, {config.chains} x {config.draws} draws")
     if sampler == "exact":
         draws, stats, extra, grid = _run_exact(config, design, cp, coef, state, interval, stable)
     else:
@@ -257,6 +278,7 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
     exact_loo = None
     if sampler == "exact" and not config.dynamic:
         if cp.nobs <= EXACT_LOO_MAX_OBS:
+            stage.step("exact leave-one-out")
             try:
                 exact_loo = _exact_loo(config, design, W, Z, cp, coef, *grid)
             except FloatingPointError as err:
@@ -269,6 +291,7 @@ def run(config: FitConfig, data: pd.DataFrame, W) -> SpatialFit:
         extra = {**extra, "w_min": float(stable.w_min), "w_max": float(stable.w_max)}
     quadrature = None
     if kind == "lag":
+        stage.step("effects quadrature")
         quadrature = (
             quadrature_from_state(state)
             if state.method in ("eigen", "chebyshev")
@@ -353,7 +376,7 @@ def choose_sampler(config: FitConfig) -> tuple[str, str]:
             "exact sampler does not apply; sampling with NUTS instead. Pass sampler='nuts' "
             "to silence this.",
             SamplerChoiceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         return "nuts", "non-conjugate coefficient prior"
     return "exact", "Gaussian errors with the conjugate prior: independent draws"
@@ -542,4 +565,4 @@ def _warn_diagnostics(draws: dict, stats: dict) -> None:
             "run more draws or chains"
         )
     if problems:
-        warnings.warn("; ".join(problems) + ".", SamplingWarning, stacklevel=4)
+        warnings.warn("; ".join(problems) + ".", SamplingWarning, stacklevel=user_stacklevel())

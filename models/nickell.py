@@ -29,7 +29,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from bayespatial.data.errors import ModelError
+from bayespatial.data.errors import ModelError, user_stacklevel
 from bayespatial.models.arviz_io import shift_posterior, with_attrs
 from bayespatial.models.results import SpatialFit
 
@@ -235,7 +235,7 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
             "the Nickell-bias correction could not be evaluated: the posterior mean of "
             "(tau, rho, eta) lies on the unit root; the posterior is left uncorrected.",
             StationarityWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         note = {"bias_correction": "none (posterior mean on the unit root)"}
         return SpatialFit(with_attrs(full.idata, note))
@@ -288,7 +288,7 @@ def analytic_correction(full: SpatialFit) -> SpatialFit:
         warnings.warn(
             "Nickell-bias correction near the unit root: " + "; ".join(problems) + ".",
             StationarityWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     spread = draws.std(axis=0)
     ratio = corrected[:, i_tau].std() / spread[i_tau] if spread[i_tau] > 0 else 1.0

@@ -6,46 +6,103 @@ import numpy as np
 import pandas as pd
 
 
-def effects_forest(effects: pd.DataFrame, title: str = "Effects with credible intervals"):
-    """Direct, indirect and total effects with their intervals, one panel per effect.
+def effects_forest(
+    effects: pd.DataFrame, title: str = "Effects with credible intervals", ci: float = 0.95
+):
+    """Direct, indirect and total effects with their intervals, a row of panels per term.
+
+    A column per effect; each row has its own scale (terms' effects may differ by
+    orders of magnitude, as long-run effects do).
 
     ``effects`` is a `SpatialFit.effects` table, optionally with a ``model``
-    column to compare fits side by side.
+    column to compare fits side by side (then a legend names them). Effects that
+    are zero by construction (the indirect effect of an SEM or OLS; mean and sd
+    0) are left out, with a line saying so. ``ci`` labels the axis.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    kinds = ["direct", "indirect", "total"]
     if "model" not in effects:
         effects = effects.assign(model="fit")
+    structural = (effects["mean"] == 0) & (effects["sd"] == 0)
+    shown = effects[~structural]
+    kinds = [k for k in ("direct", "indirect", "total") if k in set(shown["effect"])]
     models = list(dict.fromkeys(effects["model"]))
-    terms = list(dict.fromkeys(effects["term"]))
-    fig, axes = plt.subplots(1, 3, figsize=(12, 0.55 * len(terms) * len(models) / 2 + 2))
-    step = 0.8 / max(len(models), 1)
-    for ax, kind in zip(axes, kinds, strict=True):
-        for m, model in enumerate(models):
-            sub = effects[(effects["effect"] == kind) & (effects["model"] == model)]
-            ypos = np.arange(len(terms)) + m * step
-            sub = sub.set_index("term").reindex(terms)
-            ax.errorbar(
-                sub["mean"],
-                ypos,
-                xerr=[sub["mean"] - sub["lower"], sub["upper"] - sub["mean"]],
-                fmt="o",
-                ms=4,
-                capsize=2,
-                label=model,
-            )
-        ax.axvline(0, color="grey", lw=0.8)
-        ax.set_yticks(np.arange(len(terms)) + step * (len(models) - 1) / 2, terms)
-        ax.invert_yaxis()
-        ax.set_title(f"{kind} effect")
-    axes[0].legend(fontsize=8, loc="best")
-    fig.suptitle(title)
-    fig.tight_layout()
+    terms = list(dict.fromkeys(shown["term"]))
+    if not terms:
+        raise ValueError("no effect to plot: every effect in the table is zero by construction.")
+    fig, axes = plt.subplots(
+        len(terms),
+        len(kinds),
+        figsize=(3.6 * len(kinds), 0.5 + (0.35 + 0.22 * len(models)) * len(terms)),
+        sharex="row",
+        squeeze=False,
+    )
+    for i, term in enumerate(terms):
+        for j, kind in enumerate(kinds):
+            ax = axes[i, j]
+            for m, model in enumerate(models):
+                row = shown[
+                    (shown["term"] == term) & (shown["effect"] == kind) & (shown["model"] == model)
+                ]
+                if row.empty:
+                    continue
+                r = row.iloc[0]
+                lo, hi = _finite_whisker(r)
+                ax.errorbar(
+                    [r["mean"]],
+                    [-m],
+                    xerr=[[r["mean"] - lo], [hi - r["mean"]]],
+                    fmt="o",
+                    ms=4,
+                    capsize=2,
+                    color=f"C{m}",
+                    label=model if (i, j) == (0, 0) else None,
+                )
+            ax.axvline(0, color="grey", lw=0.8)
+            ax.set_yticks([])
+            ax.set_ylim(-len(models) + 0.4, 0.6)
+            ax.tick_params(axis="x", labelsize=7)
+            if j == 0:
+                ax.set_ylabel(term, rotation=0, ha="right", va="center", fontsize=8)
+            if i == 0:
+                ax.set_title(f"{kind} effect", fontsize=9)
+            if i == len(terms) - 1:
+                ax.set_xlabel(f"posterior mean, {ci:.0%} interval", fontsize=8)
+    if len(models) > 1:
+        fig.legend(loc="upper right", fontsize=8, frameon=False)
+    dropped = sorted(set(effects.loc[structural, "effect"]))
+    if dropped:
+        fig.text(
+            0.01,
+            0.0,
+            f"not shown: {', '.join(dropped)} effects that are zero by construction "
+            f"({', '.join(dict.fromkeys(effects.loc[structural, 'model']))})",
+            fontsize=7,
+            va="bottom",
+        )
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.03 if dropped else 0, 1, 1))
     return fig
+
+
+def _finite_whisker(row) -> tuple[float, float]:
+    """Interval ends to draw, infinite limits clipped to 3 x the finite span.
+
+    An infinite limit is a long-run effect whose draws reach the unit root; the
+    whisker then runs well past the rest of the row.
+    """
+    lo, hi, mean = float(row["lower"]), float(row["upper"]), float(row["mean"])
+    span = (
+        max(abs(v - mean) for v in (lo, hi) if np.isfinite(v))
+        if np.isfinite([lo, hi]).any()
+        else 1.0
+    )
+    lo = lo if np.isfinite(lo) else mean - 3 * span
+    hi = hi if np.isfinite(hi) else mean + 3 * span
+    return lo, hi
 
 
 def turning_point_plot(fit, x: str, quadratic: str | None = None, basis: str = "coef"):
@@ -90,6 +147,21 @@ def turning_point_plot(fit, x: str, quadratic: str | None = None, basis: str = "
         f"{100 * past:.0f}% of observations past it",
         fontsize=9,
     )
+    if lo <= span[0] and hi >= span[1]:  # the shading fills the plot: say why
+        concave = float(np.mean(b2 < 0))
+        ax.text(
+            0.02,
+            0.97,
+            f"the 95% interval runs past both ends of the plot: the curvature is weakly\n"
+            f"identified (P(b2 < 0) = {concave:.2f}; {tp.size - inside.size} of {tp.size} "
+            "draws outside the range shown),\nso the data do not locate a turning point",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=7,
+            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0},
+        )
+    handles = [h for a in (ax, ax2) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles=handles, fontsize=7, loc="upper right", frameon=False)
     return fig
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
 
-from bayespatial.data.errors import SamplingWarning, StationarityWarning
+from bayespatial.data.errors import SamplingWarning, StationarityWarning, user_stacklevel
 from bayespatial.engine.dynamic import diverges, stationary
 from bayespatial.engine.effects import (
     Quadrature,
@@ -41,6 +41,8 @@ from bayespatial.models.arviz_io import (
     without_group,
     write_netcdf,
 )
+from bayespatial.models.design import lagged_name
+from bayespatial.models.progress import counter, track
 
 SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
 LOG_LIK_MAX_VALUES = 10**8
@@ -194,6 +196,8 @@ class SpatialFit:
 
     idata: object
     """ArviZ InferenceData: posterior, sample_stats (NUTS), observed/constant data, attrs."""
+    _loo: dict = field(default_factory=dict, repr=False, compare=False)
+    """LOO results already computed on this fit, by method (`loo` and `compare` reuse them)."""
 
     def __eq__(self, other):
         return isinstance(other, SpatialFit) and identical(self.idata, other.idata)
@@ -244,7 +248,7 @@ class SpatialFit:
         if "theta" in post:
             for j, term in enumerate(terms):
                 if term in lagged:
-                    yield "theta", f"W_{term}", post["theta"].values[..., j]
+                    yield "theta", lagged_name(term), post["theta"].values[..., j]
         for name in SCALARS:
             if name in post:
                 yield name, name, post[name].values
@@ -368,11 +372,12 @@ class SpatialFit:
         eta = self.draws("eta") if "eta" in self.idata.posterior else np.zeros_like(tau)
         return stationary(tau, self.draws("rho"), eta, a["w_min"], a["w_max"])
 
-    def effects(self, ci: float | None = None) -> pd.DataFrame:
+    def effects(self, ci: float | None = None, structural_zeros: bool = True) -> pd.DataFrame:
         """Tidy table: term, effect in {direct, indirect, total}, mean, sd, lower, upper, note.
 
         ``note`` says where an indirect effect is zero by construction (SEM, OLS, and
-        terms left out of ``durbin``): the error models spread shocks, not x. Dynamic
+        terms left out of ``durbin``): the error models spread shocks, not x;
+        ``structural_zeros=False`` leaves those rows out (tables for readers). Dynamic
         fits add ``horizon`` in {short, long}. Long run, where some draws lie outside
         the stable region (a `StationarityWarning` says how many): the interval counts
         the draws whose effect diverges as +-inf (so an upper limit is inf when the
@@ -391,8 +396,10 @@ class SpatialFit:
                     finite = v[np.isfinite(v)]
                     if v.size == 0:
                         continue
-                    lo, hi = equal_tailed(v, ci)
                     note = self._effect_note(term, effect)
+                    if note and not structural_zeros:
+                        continue
+                    lo, hi = equal_tailed(v, ci)
                     if finite.size < frame.shape[0]:
                         share = 1 - finite.size / frame.shape[0]
                         note = (
@@ -419,7 +426,7 @@ class SpatialFit:
                     f"{dropped} of {self.draws('tau').size} draws lie outside the stable region; "
                     "long-run effects diverge there (see the effects table's note).",
                     StationarityWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
         return pd.DataFrame(rows)
 
@@ -542,7 +549,9 @@ class SpatialFit:
             )
 
     @float64
-    def log_likelihood(self, chunk: int | None = None, reduce=None) -> np.ndarray:
+    def log_likelihood(
+        self, chunk: int | None = None, reduce=None, progress: bool | None = None
+    ) -> np.ndarray:
         """Exact pointwise log p(y_it | y_-it, theta) per draw, shape (chain, draw, obs).
 
         `bayespatial.engine.loo`: each observation is one unit in one period given
@@ -558,7 +567,7 @@ class SpatialFit:
 
         Student-t fits (fe="none" only) use `bayespatial.engine.loo_student` (the
         same leave-one-out, independent t errors, the normalising integral by
-        quadrature: O(nnz Q) per draw and period).
+        quadrature: O(nnz Q) per draw and period). ``progress``: as in `fit`.
         """
         from bayespatial.engine import loo_student
         from bayespatial.engine.loo import pointwise_draws
@@ -569,12 +578,19 @@ class SpatialFit:
         self._check_student_fe()
         d = self._loo_inputs()
         args = (d["y"], d["Z"], d["op"], d["r"], d["beta"], d["sigma"])
-        if "nu" in post:  # independent t errors: one-dimensional quadrature per observation
-            chunk = chunk or max(1, min(64, 25_000_000 // (150 * max(d["nnz"], d["y"].shape[1]))))
-            values = loo_student.pointwise_draws(*args, self.draws("nu"), d["kind"], chunk, reduce)
-        else:
-            chunk = chunk or max(1, min(4096, 40_000_000 // d["y"].size))
-            values = pointwise_draws(*args, d["kind"], chunk, reduce, fe=d["fe"])
+        S = len(d["r"])
+        with counter("pointwise log-likelihood", S, progress, unit="draw") as bar:
+            tick = None if bar is None else bar.update
+            if "nu" in post:  # independent t errors: one-dimensional quadrature per observation
+                chunk = chunk or max(
+                    1, min(64, 25_000_000 // (150 * max(d["nnz"], d["y"].shape[1])))
+                )
+                values = loo_student.pointwise_draws(
+                    *args, self.draws("nu"), d["kind"], chunk, reduce, on_block=tick
+                )
+            else:
+                chunk = chunk or max(1, min(4096, 40_000_000 // d["y"].size))
+                values = pointwise_draws(*args, d["kind"], chunk, reduce, fe=d["fe"], on_block=tick)
         if reduce is not None:
             return values
         return values.reshape(post.sizes["chain"], post.sizes["draw"], -1)
@@ -590,11 +606,11 @@ class SpatialFit:
         )
         return [(u, t) for t in periods for u in units]
 
-    def with_log_likelihood(self) -> SpatialFit:
+    def with_log_likelihood(self, progress: bool | None = None) -> SpatialFit:
         """A copy of the fit with the exact pointwise log-likelihood in ``log_likelihood``."""
         if "log_likelihood" in self.idata.groups():
             return self
-        return SpatialFit(add_log_likelihood(self.idata, self.log_likelihood()))
+        return SpatialFit(add_log_likelihood(self.idata, self.log_likelihood(progress=progress)))
 
     def stores_log_likelihood(self) -> bool:
         """Whether the draws x observations matrix is small enough to keep in ``idata``."""
@@ -603,7 +619,7 @@ class SpatialFit:
             return False
         return post.sizes["chain"] * post.sizes["draw"] * y.size <= LOG_LIK_MAX_VALUES
 
-    def _psis(self):
+    def _psis(self, progress: bool | None = None):
         """PSIS-LOO terms (loo_i, pareto_k, lppd_i) of every observation."""
         from bayespatial.engine import loo as loo_engine
         from bayespatial.engine.psis import smooth
@@ -620,11 +636,12 @@ class SpatialFit:
                 "(LOO needs a few thousand at most) or compare Gaussian fits, whose LOO streams."
             )
         if "log_likelihood" in self.idata.groups() or "nu" in post:
-            ll = self.log_likelihood().reshape(S, -1)
+            ll = self.log_likelihood(progress=progress).reshape(S, -1)
             block = max(1, 20_000_000 // S)
+            starts = range(0, ll.shape[1], block)
             parts = [
                 smooth(np.ascontiguousarray(ll[:, i : i + block].T), reff)
-                for i in range(0, ll.shape[1], block)
+                for i in track(starts, "Pareto smoothing (blocks of observations)", progress)
             ]
         else:  # streamed by observations: the draws x N matrix never exists whole
             d = self._loo_inputs()
@@ -638,16 +655,17 @@ class SpatialFit:
                 file=sys.stderr,
             )
             parts = []
-            for start, values in loo_engine.observation_blocks(
-                basis, d["r"], d["beta"], d["sigma"], d["kind"], block
-            ):
-                parts.append(smooth(values, reff))
-                if start // block % 20 == 19:
-                    print(f"  {start + values.shape[0]:,} / {N:,}", file=sys.stderr)
+            with counter("PSIS-LOO", N, progress, unit="obs") as bar:
+                for _, values in loo_engine.observation_blocks(
+                    basis, d["r"], d["beta"], d["sigma"], d["kind"], block
+                ):
+                    parts.append(smooth(values, reff))
+                    if bar is not None:
+                        bar.update(values.shape[0])
         return tuple(np.concatenate([getattr(p, f) for p in parts]) for f in parts[0]._fields)
 
     @float64
-    def loo(self, pointwise: bool = True, method: str = "psis"):
+    def loo(self, pointwise: bool = True, method: str = "psis", progress: bool | None = None):
         """LOO (ArviZ ELPDData) from the exact conditional pointwise log-likelihood.
 
         ``method="psis"``: Pareto-smoothed importance sampling over the draws,
@@ -663,9 +681,20 @@ class SpatialFit:
         For dynamic fits each term conditions on the lags: y_it also enters period
         t + 1 as a regressor, so this is leave-one-out of the conditional
         likelihood given the lags, not of the joint model of all periods.
+
+        The result is kept on the fit: a second call (or `compare`) returns it
+        without recomputing. ``progress``: as in `fit`.
         """
         if method not in ("psis", "exact"):
             raise ValueError(f"method must be 'psis' or 'exact', not {method!r}.")
+        if method not in self._loo:
+            self._loo[method] = self._compute_loo(method, progress)
+        result = self._loo[method]
+        if method == "psis":
+            self._warn_pareto(result)
+        return result
+
+    def _compute_loo(self, method: str, progress: bool | None):
         self._check_student_fe()
         post = self.idata.posterior
         S = post.sizes["chain"] * post.sizes["draw"]
@@ -675,7 +704,7 @@ class SpatialFit:
             lppd_i = np.log(np.exp(ll - top).sum(axis=0)) + top - np.log(S)
             loo_i, k = np.zeros_like(lppd_i), np.zeros_like(lppd_i)  # replaced below
         else:
-            loo_i, k, lppd_i = self._psis()
+            loo_i, k, lppd_i = self._psis(progress)
         result = elpd_data(loo_i, k, lppd_i, S)
         if method == "exact":
             if "loo_exact" not in self.idata.constant_data:
@@ -687,6 +716,11 @@ class SpatialFit:
                 )
             exact = self.idata.constant_data["loo_exact"].values
             return exact_elpd(result, exact)
+        return result
+
+    def _warn_pareto(self, result) -> None:
+        """Warn naming the (unit, period) of observations with unreliable PSIS estimates."""
+        k = np.asarray(result["pareto_k"])
         bad = np.flatnonzero(k > result["good_k"])  # min(1 - 1/log10 S, 0.7), as ArviZ
         if bad.size:
             labels = self.obs_labels()
@@ -703,7 +737,7 @@ class SpatialFit:
                     else "check them by K-fold cross-validation before trusting a close comparison."
                 ),
                 SamplingWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         return result
 
@@ -727,12 +761,14 @@ def load(path) -> SpatialFit:
 
 
 @float64
-def compare(fits, ic: str = "loo", method: str = "psis"):
+def compare(fits, ic: str = "loo", method: str = "psis", progress: bool | None = None):
     """LOO comparison table of fits on the same data (ArviZ ``compare``): elpd, se, weights.
 
     ``fits``: a dict name -> fit, or a list of fits (named by their models, with
     a suffix where a model repeats). ``method="exact"`` compares the exact
-    leave-one-out values (`SpatialFit.loo`).
+    leave-one-out values (`SpatialFit.loo`). A fit's stored pointwise
+    log-likelihood and a LOO it has already computed are reused. ``progress``:
+    as in `bayespatial.fit`.
     """
     if not isinstance(fits, dict):
         named = {}
@@ -743,7 +779,15 @@ def compare(fits, ic: str = "loo", method: str = "psis"):
             named[name] = f
         fits = named
     if len(fits) < 2:
-        raise ValueError("compare needs at least two fits, e.g. {'sar': f1, 'sem': f2}.")
+        raise ValueError(
+            f"compare needs at least two fits, e.g. {{'sar': f1, 'sem': f2}} or [f1, f2]; "
+            f"got {len(fits)}."
+        )
+    odd = {k: type(f).__name__ for k, f in fits.items() if not isinstance(f, SpatialFit)}
+    if odd:
+        raise TypeError(
+            f"compare takes fits from bsp.fit (a dict name -> fit or a list); got {odd}."
+        )
     ys = [np.asarray(f.idata.observed_data["y"].values) for f in fits.values()]
     if any(y.shape != ys[0].shape or not np.array_equal(y, ys[0]) for y in ys[1:]):
         raise ValueError(
@@ -751,4 +795,12 @@ def compare(fits, ic: str = "loo", method: str = "psis"):
             f"have outcomes of shapes {[y.shape for y in ys]} or different values (a dynamic "
             "model drops its first period; a transformed y is another outcome)."
         )
-    return compare_idata({k: f.loo(method=method) for k, f in fits.items()}, ic)
+    with counter("LOO of the fits", len(fits), progress, unit="fit") as bar:
+        loos = {}
+        for name, f in fits.items():
+            if bar is not None:
+                bar.set_postfix_str(name)
+            loos[name] = f.loo(method=method, progress=progress)
+            if bar is not None:
+                bar.update(1)
+    return compare_idata(loos, ic)

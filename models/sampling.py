@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import jax
 import numpy as np
 import numpyro.distributions as dist
@@ -12,6 +10,7 @@ from numpyro.infer import MCMC, NUTS
 from bayespatial.engine.crossprod import CrossProducts
 from bayespatial.models.config import FitConfig
 from bayespatial.models.design import Design
+from bayespatial.models.progress import wanted
 from bayespatial.priors.spec import BetaInterval, Uniform
 
 
@@ -44,9 +43,7 @@ def spatial_distribution(spec: Uniform | BetaInterval, interval: tuple[float, fl
 def nuts_run(model, config: FitConfig, *args) -> tuple[dict, dict]:
     """Run NUTS on ``model(*args)``: chains vectorised (or parallel across devices)."""
     chain_method = "parallel" if jax.local_device_count() >= config.chains else "vectorized"
-    progress = config.progress
-    if progress is None:
-        progress = sys.stderr.isatty()
+    progress = wanted(config.progress)
     mcmc = MCMC(
         NUTS(model, dense_mass=True, target_accept_prob=0.85),
         num_warmup=config.warmup,

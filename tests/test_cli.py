@@ -36,3 +36,36 @@ def test_report_writes_tables_and_plot(tmp_path):
     effects = pd.read_csv(tmp_path / "sar_effects.csv", keep_default_na=False)
     want = fit.effects()
     np.testing.assert_allclose(effects["mean"], want["mean"], rtol=1e-12)
+
+
+def test_every_experiment_explains_its_options(monkeypatch):
+    """`bayespatial run NAME --help` prints the experiment's usage, and every option of
+    every experiment has a help text."""
+    import argparse
+    import importlib
+
+    for name, (module, _) in REGISTRY.items():
+        result = CliRunner().invoke(app, ["run", name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert f"usage: bayespatial run {name}" in result.output
+        assert "--out" in result.output
+        seen = {}
+        original = argparse.ArgumentParser.parse_args
+
+        def grab(self, args=None, namespace=None, _seen=seen, _original=original):
+            _seen["parser"] = self
+            return _original(self, args, namespace)
+
+        monkeypatch.setattr(argparse.ArgumentParser, "parse_args", grab)
+        importlib.import_module(module).parse_args([])
+        monkeypatch.undo()
+        silent = [
+            a.dest for a in seen["parser"]._actions if not a.help and a.help != argparse.SUPPRESS
+        ]
+        assert not silent, (name, silent)
+
+
+def test_run_without_an_experiment_names_them():
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code != 0
+    assert "us_counties" in result.output

@@ -41,7 +41,7 @@ def test_missing_column_named(long_frame):
 def test_nan_names_column_unit_and_period(long_frame):
     df = long_frame.copy()
     df.loc[(df.region == "c") & (df.year == 2002), "y"] = np.nan
-    with pytest.raises(PanelError, match=r"'y' is missing.*c in 2002"):
+    with pytest.raises(PanelError, match=r"'y' is missing.*\(region=c, year=2002\)"):
         Panel.from_frame(df, "region", "year", ["y"])
 
 

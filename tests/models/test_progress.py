@@ -1,0 +1,75 @@
+"""Progress: what a watching user sees, and nothing where no one watches."""
+
+import numpy as np
+import pytest
+
+import bayespatial as bsp
+from bayespatial.data import weights
+from bayespatial.data.simulate import simulate
+from bayespatial.models import progress
+from bayespatial.models.results import SpatialFit
+
+
+@pytest.fixture(scope="module")
+def sim():
+    W = weights.lattice(6, 6).row_standardize()
+    out = simulate("sar", W, T=4, beta=[1.0, -0.5], rho=0.4, fe="none", seed=3)
+    return out.frame, W
+
+
+KW = {"unit": "unit", "time": "time", "fe": "twoway", "draws": 100}
+
+
+def test_fit_shows_its_steps_when_asked(sim, capsys):
+    df, W = sim
+    bsp.fit("sar", "y ~ x1 + x2", df, W, progress=True, **KW)
+    err = capsys.readouterr().err
+    for step in ("log-determinant", "exact sampler", "pointwise log-likelihood"):
+        assert step in err
+
+
+QUIET_PSIS = pytest.mark.filterwarnings("ignore::bayespatial.data.errors.SamplingWarning")
+"""Pareto-k warnings depend on the draws; they are not what these tests check."""
+
+
+@QUIET_PSIS
+def test_nothing_is_printed_when_no_one_watches(sim, capsys):
+    """Under pytest stderr is not a terminal and there is no notebook kernel."""
+    df, W = sim
+    assert not progress.wanted(None)
+    fit = bsp.fit("sar", "y ~ x1 + x2", df, W, **KW)
+    other = bsp.fit("sem", "y ~ x1 + x2", df, W, **KW)
+    bsp.compare([fit, other])
+    assert capsys.readouterr().err == ""
+
+
+@QUIET_PSIS
+def test_loo_progress_and_reuse(sim, capsys, monkeypatch):
+    """compare shows one bar over the fits, and reuses a LOO a fit already has: PSIS runs
+    once per fit, whatever the number of calls."""
+    df, W = sim
+    fits = [bsp.fit(m, "y ~ x1 + x2", df, W, **KW) for m in ("sar", "sem")]
+    calls = []
+    original = SpatialFit._psis
+
+    def counted(self, *args, **kwargs):
+        calls.append(self.model)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SpatialFit, "_psis", counted)
+    first = fits[0].loo()
+    assert fits[0].loo() is first
+    table = bsp.compare(fits, progress=True)
+    assert calls == ["sar", "sem"]
+    assert "LOO of the fits" in capsys.readouterr().err
+    assert table.loc["sar", "elpd_loo"] == pytest.approx(first.elpd_loo)
+
+
+def test_streamed_log_likelihood_reports_draws(sim, capsys):
+    df, W = sim
+    fit = bsp.fit("sar", "y ~ x1 + x2", df, W, **KW)
+    bare = SpatialFit(fit.idata.copy())
+    del bare.idata.log_likelihood
+    ll = bare.log_likelihood(progress=True, chunk=50)
+    assert "pointwise log-likelihood" in capsys.readouterr().err
+    np.testing.assert_allclose(ll, fit.log_likelihood(), rtol=1e-10)
