@@ -1,6 +1,24 @@
 """bayespatial: Bayesian spatial econometrics on JAX + NumPyro.
 
-Public facade only; see shared/API.md for the contract.
+Spatial lag, error and Durbin models (SAR/SLM, SEM, SDM, SDEM, SLX) and the
+dynamic spatial Durbin model on panels of regions with unit, time or two-way
+fixed effects, with full posteriors of the coefficients and of the LeSage-Pace
+direct, indirect and total effects.
+
+Start here:
+
+- ``bsp.weights``: spatial weights (``contiguity`` from polygons, ``knn``,
+  ``distance_band``, ``inverse_distance``, ``from_edges``, ``from_libpysal``).
+- ``bsp.fit(model, formula, data, W, unit=, time=, fe=)``: a `SpatialFit`
+  with ``summary()``, ``effects()``, ``turning_point(x)``, ``loo()``,
+  ``posterior_draws()``, ``to_netcdf(path)`` and ``idata`` (ArviZ).
+- ``bsp.compare(fits)``: exact leave-one-out model comparison.
+- ``bsp.moran`` and ``bsp.lm_tests``: tests for spatial dependence.
+- ``bsp.load_nat()``, ``load_columbus()``, ``load_baltim()``: example data.
+- ``bsp.priors``: prior specifications; ``bsp.load(path)`` reads a saved fit.
+
+``help(bsp.fit)`` documents every option. Errors raised on bad input derive
+from `BayespatialError` and name the column, unit or period at fault.
 """
 
 from bayespatial.data import weights

@@ -83,7 +83,7 @@ def load_nat() -> Dataset:
 def load_northeast_cities() -> pd.DataFrame:
     """The 34 prefecture-level cities of Liaoning, Jilin and Heilongjiang (lat/lon, degrees).
 
-    The design of the dynamic-SDM co-agglomeration study in shared/seeds
+    The design of the dynamic-SDM co-agglomeration study (Han et al. 2026)
     (Yanbian and Greater Khingan excluded). Coordinates are approximate city
     centres (public geographic facts, two decimals), enough for distance-based
     weights; see data/NORTHEAST_README.md.

@@ -325,7 +325,7 @@ def economic_geographic(
     - ``kind="nested"`` (default): geographic weights scaled by economic
       similarity, w_ij = (1 / d_ij) * (1 / |E_i - E_j|); the "economic-geographic
       nested matrix" of Chinese regional-economics work such as the
-      north-east coagglomeration study in shared/seeds, where units that are
+      north-east co-agglomeration study (Han et al. 2026), where units that are
       close *and* alike interact most.
     - ``kind="convex"``: phi W_d + (1 - phi) W_e with W_d = 1/d and
       W_e = 1/|E_i - E_j|, each row-standardised first: a weighted mix of the

@@ -1,6 +1,7 @@
 """Nickell bias of the dynamic SDM on the seed study's design, with and without correction.
 
-Design of shared/seeds/northeast-coagglomeration-dsdm.txt: 34 prefecture-level
+Design of the north-east study (Han, Shen, Deng, Yu & Yang 2026, "The impact of
+industrial co-agglomeration on carbon intensity in northeast China"): 34 prefecture-level
 cities of Liaoning, Jilin and Heilongjiang, T = 20 years (2003-2022), two-way
 fixed effects; W = inverse great-circle distance between the cities
 (data/northeast_cities.csv), row-standardised. Truth: the study's Table 4

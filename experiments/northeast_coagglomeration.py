@@ -1,7 +1,8 @@
 """Industrial co-agglomeration and carbon intensity in north-east China: static and dynamic SDM.
 
-Reproduces the design of shared/seeds/northeast-coagglomeration-dsdm.txt with
-posterior intervals instead of stars: 34 prefecture-level cities of Liaoning,
+Reproduces the design of Han, Shen, Deng, Yu & Yang (2026), "The impact of industrial
+co-agglomeration on carbon intensity in northeast China", with posterior intervals
+instead of stars: 34 prefecture-level cities of Liaoning,
 Jilin and Heilongjiang (Yanbian and Greater Khingan excluded), 2003-2022,
 Carbon on Coagg, Coagg^2 and the controls GOV, LnPGDP, FDI, LnRD, TI, LnER,
 two-way fixed effects, the economic-geographic nested W (1/d_ij)(1/|E_i - E_j|)

@@ -1,12 +1,12 @@
 """Industrial agglomeration and carbon emissions in 30 Chinese provinces: SLM, SEM and SDM.
 
-Reproduces the design of shared/seeds/industrial-agglomeration-provinces-slm-sem.txt
-with posterior intervals instead of stars and exact LOO instead of an informal
-model choice: 30 mainland provinces (Tibet excluded), 2002-2018, their land-border
-contiguity with Hainan linked to Guangdong (data/CHINA_PROVINCES_README.md),
-lnCO2 on one agglomeration measure (output OA, labour LA, capital CA or
-technology TA) at t, t-1 and t-2, one measure per model, controls lnEE, lnGDP,
-lnFDI, lnIS, two-way fixed effects.
+Reproduces the design of Tang, Peng & Yang, "Industrial agglomeration and carbon
+neutrality in China: lessons and evidence", with posterior intervals instead of stars
+and exact LOO instead of an informal model choice: 30 mainland provinces (Tibet
+excluded), 2002-2018, their land-border contiguity with Hainan linked to Guangdong
+(data/CHINA_PROVINCES_README.md), lnCO2 on one agglomeration measure (output OA,
+labour LA, capital CA or technology TA) at t, t-1 and t-2, one measure per model,
+controls lnEE, lnGDP, lnFDI, lnIS, two-way fixed effects.
 
 - Diagnostics: global Moran's I of the outcome by year (the study's Fig. 3) and
   Moran scatter plots for 2002, 2007, 2012 and 2018 (its Fig. 4);

@@ -168,8 +168,9 @@ def main(args: argparse.Namespace) -> dict:
     summary = (
         "# NAT homicide panel: spatial models with two-way fixed effects\n\n"
         f"Formula `{FORMULA}`, fe = {args.fe}, {W.n} counties x 4 decades; "
-        "95% equal-tailed credible intervals.\n\n"
-        + markdown(run_table)
+        "95% equal-tailed credible intervals. In an SEM x enters no neighbour's outcome, so "
+        "its indirect effects are zero by construction and not listed.\n\n"
+        + markdown(run_table, 2)
         + "\n\n## Coefficients\n\n"
         + markdown(coef_table, 4)
         + "\n\n## Effects\n\n"

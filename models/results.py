@@ -255,6 +255,22 @@ class SpatialFit:
             if name == "sigma":
                 yield "sigma2", "sigma2", post[name].values ** 2
 
+    def posterior_draws(self) -> pd.DataFrame:
+        """Every draw as a row (columns chain, draw, then one per `summary` term).
+
+        A flat table for other software (e.g. ``.to_csv`` for Stata's ``import
+        delimited``); columns are named as the ``term`` column of `summary`.
+        """
+        post = self.idata.posterior
+        chains, draws = post.sizes["chain"], post.sizes["draw"]
+        columns = {
+            "chain": np.repeat(np.arange(chains), draws),
+            "draw": np.tile(np.arange(draws), chains),
+        }
+        for _, term, values in self._rows():
+            columns[term] = np.asarray(values).reshape(-1)
+        return pd.DataFrame(columns)
+
     def summary(self, ci: float | None = None) -> pd.DataFrame:
         """Tidy table: parameter, term, mean, sd, lower, upper, ess_bulk, r_hat.
 
