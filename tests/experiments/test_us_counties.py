@@ -13,9 +13,15 @@ def test_smoke_quick_sar_and_resume(tmp_path):
     assert set(coef["model"]) == {"sar", "sem"}
     assert {"mean", "sd", "lower", "upper"} <= set(coef.columns)
     eff = tables["effects"]
-    assert set(eff["effect"]) == {"direct", "indirect", "total"}
+    assert set(eff["effect"]) == {"direct", "indirect", "total"}  # sar's
     fit = bsp.load(tmp_path / "fits" / "sar.nc")
     assert fit.attrs["fe"] == "twoway"
     again = us_counties.main(us_counties.parse_args(argv))  # resumes: same fits reused
-    assert (again["runs"]["seconds"] == 0).all()
+    assert again["runs"]["reused"].all()
+    assert not tables["runs"]["reused"].any()
+    # a reused fit reports the time it took when it was made, not 0
+    assert (again["runs"]["seconds"] == tables["runs"]["seconds"]).all()
+    assert (again["runs"]["seconds"] > 0).all()
+    assert "nan" not in (tmp_path / "summary.md").read_text()
+    assert "indirect" not in set(eff.loc[eff["model"] == "sem", "effect"])
     pd.testing.assert_frame_equal(again["effects"], eff)

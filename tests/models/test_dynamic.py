@@ -162,6 +162,7 @@ def test_dsdm_round_trip(dsdm, tmp_path):
         assert back.effects().equals(fit.effects())
 
 
+@pytest.mark.filterwarnings("ignore::bayespatial.data.errors.SamplingWarning")  # not checked here
 def test_nuts_with_the_stability_constraint_matches_exact(dsdm, W, quantiles_agree):
     sim, exact = dsdm
     nuts = bsp.fit(

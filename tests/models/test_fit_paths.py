@@ -42,6 +42,7 @@ def test_every_logdet_method_gives_the_eigen_posterior(sar_panel):
         assert rho.std() == pytest.approx(ref.std(), rel=0.1), method
 
 
+@pytest.mark.filterwarnings("ignore::bayespatial.data.errors.SamplingWarning")  # not checked here
 def test_prior_options_move_the_posterior_as_their_algebra_says(sar_panel):
     df, W = sar_panel
     flat = bsp.fit("sar", "y ~ x1 + x2", df, W, **KW)

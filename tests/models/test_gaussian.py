@@ -21,6 +21,7 @@ def columbus():
     return data.frame.assign(id=list(data.W.ids)), data.W
 
 
+@pytest.mark.filterwarnings("ignore::bayespatial.data.errors.SamplingWarning")  # not checked here
 @pytest.mark.parametrize("model", ["sar", "sem", "sdm"])
 def test_nuts_and_exact_sampler_agree_on_columbus(columbus, model, quantiles_agree):
     df, W = columbus

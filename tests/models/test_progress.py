@@ -73,3 +73,21 @@ def test_streamed_log_likelihood_reports_draws(sim, capsys):
     ll = bare.log_likelihood(progress=True, chunk=50)
     assert "pointwise log-likelihood" in capsys.readouterr().err
     np.testing.assert_allclose(ll, fit.log_likelihood(), rtol=1e-10)
+
+
+def test_a_jupyter_kernel_counts_as_watching(monkeypatch):
+    """In a notebook stderr is not a terminal; the kernel's shell is what says so."""
+    import sys
+    import types
+
+    class Shell:
+        kernel = object()
+
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = lambda: Shell()
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    assert progress.in_notebook()
+    assert progress.wanted(None)
+    assert not progress.wanted(False)
+    fake.get_ipython = lambda: None  # IPython imported, but no kernel (a plain script)
+    assert not progress.in_notebook()

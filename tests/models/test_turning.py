@@ -92,3 +92,24 @@ def test_plot(fit, tmp_path):
     ax = fig.axes[0]
     assert ax.lines[0].get_xdata()[0] == pytest.approx(row["median"], rel=1e-12)  # = the table
     assert f"median {row['median']:.3g}" in ax.get_title()
+    assert not [t for t in ax.texts if "weakly" in t.get_text()]  # identified here
+
+
+def test_plot_says_why_when_the_interval_covers_the_whole_range(tmp_path):
+    """No curvature in the truth (b2 = 0) and noise: the turning point's interval runs
+    past both ends of the plotted range, and the plot says why instead of a blank band."""
+    from bayespatial.models.plots import turning_point_plot
+
+    W = weights.lattice(8, 8).row_standardize()
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 4, W.n)
+    y = 0.5 * x + 2.0 * rng.standard_normal(W.n)
+    df = pd.DataFrame({"unit": W.ids, "y": y, "x": x})
+    flat = bsp.fit("sar", "y ~ x + I(x ** 2)", df, W, unit="unit", draws=500)
+    row = flat.turning_point("x").set_index("basis").loc["coef"]
+    span = (x.min() - 0.5 * np.ptp(x), x.max() + 0.5 * np.ptp(x))  # the plotted range
+    assert row["lower"] < span[0], row
+    assert row["upper"] > span[1], row
+    fig = turning_point_plot(flat, "x")
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    assert any("weakly" in t and "P(b2 < 0)" in t for t in notes), notes
