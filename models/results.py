@@ -664,10 +664,14 @@ class SpatialFit:
             basis = loo_engine.init_basis(d["y"], d["Z"], d["op"], d["kind"], d["fe"])
             N = d["y"].size
             block = max(1, 20_000_000 // S)
+            why = (
+                "this fit was saved without it (to_netcdf(log_likelihood=False))"
+                if self.stores_log_likelihood()
+                else f"more than {LOG_LIK_MAX_VALUES:.0e} values, so it is not kept in fit.idata"
+            )
             print(
-                f"bayespatial: PSIS-LOO streamed over {N:,} observations x {S:,} draws "
-                f"(more than {LOG_LIK_MAX_VALUES:.0e} values, so the pointwise "
-                "log-likelihood is not kept in fit.idata)",
+                f"bayespatial: PSIS-LOO streamed over {N:,} observations x {S:,} draws, the "
+                f"pointwise log-likelihood computed block by block ({why})",
                 file=sys.stderr,
             )
             parts = []
