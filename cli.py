@@ -67,9 +67,12 @@ def report(
     folder = out or path.parent
     stem = path.stem
     summary, effects = fit.summary(), fit.effects(structural_zeros=False)
+    plotted = effects
+    if "horizon" in effects:  # dynamic fits: the forest plot shows the short run
+        plotted = effects[effects["horizon"] == "short"].drop(columns="horizon")
     write_table(summary, folder / f"{stem}_summary.csv")
     write_table(effects, folder / f"{stem}_effects.csv")
-    save_figure(effects_forest(effects, f"{fit!r}"[:90]), folder / f"{stem}_effects.png")
+    save_figure(effects_forest(plotted, f"{fit!r}"[:90]), folder / f"{stem}_effects.png")
     console.print(repr(fit))
     for title, table in (("summary", summary), ("effects", effects)):
         console.print(f"\n[bold]{title}[/bold]")

@@ -192,8 +192,7 @@ def check_text_numbers(formula: str, panel: Panel) -> None:
                 f"numbers: {examples} for {int(text.sum())} row(s), e.g. "
                 f"{listing(panel.where(text.to_numpy()), 3)}. Convert it with "
                 f"df[{name!r}] = pd.to_numeric(df[{name!r}], errors='coerce') and decide what "
-                "the missing values mean (the fit refuses missing values), or use C("
-                f"{name}) if it really is a category."
+                "the missing values mean (the fit refuses missing values)."
             )
 
 

@@ -195,7 +195,7 @@ def fit(
             )
         if full.stores_log_likelihood():
             stage.step("pointwise log-likelihood (for LOO)")
-            full = full.with_log_likelihood()
+            full = full.with_log_likelihood(progress=config.progress)
     for group in full.idata.groups():  # this fit's own idata: set in place, no copy
         full.idata[group].attrs["seconds_total"] = round(clock.perf_counter() - started, 3)
     return full

@@ -24,6 +24,11 @@ def effects_forest(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if "horizon" in effects and effects["horizon"].nunique() > 1:
+        raise ValueError(
+            "the effects table has short- and long-run rows (a dsdm fit): plot one horizon, "
+            "e.g. effects[effects['horizon'] == 'long'].drop(columns='horizon')."
+        )
     if "model" not in effects:
         effects = effects.assign(model="fit")
     structural = (effects["mean"] == 0) & (effects["sd"] == 0)

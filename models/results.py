@@ -196,7 +196,7 @@ class SpatialFit:
 
     idata: object
     """ArviZ InferenceData: posterior, sample_stats (NUTS), observed/constant data, attrs."""
-    _loo: dict = field(default_factory=dict, repr=False, compare=False)
+    _loo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """LOO results already computed on this fit, by method (`loo` and `compare` reuse them)."""
 
     def __eq__(self, other):
@@ -791,6 +791,9 @@ def compare(fits, ic: str = "loo", method: str = "psis", progress: bool | None =
     as in `bayespatial.fit`.
     """
     if not isinstance(fits, dict):
+        bad = [type(f).__name__ for f in fits if not isinstance(f, SpatialFit)]
+        if bad:
+            raise TypeError(f"compare takes fits from bsp.fit (a dict or a list); got {bad}.")
         named = {}
         for f in fits:
             name, j = f.model, 2
