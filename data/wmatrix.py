@@ -37,6 +37,10 @@ def _is_bipartite(m: sp.csr_matrix) -> bool:
     return bool(np.all(parity[rows] != parity[a.indices]))
 
 
+ISLANDS = ("raise", "keep")
+"""What to do with units without neighbours: raise, or keep them as zero rows."""
+
+
 @dataclass(frozen=True, eq=False)
 class Weights:
     """Spatial weights W (n x n, zero diagonal) with the unit ids of its rows.
@@ -139,7 +143,7 @@ class Weights:
 
     def check_islands(self, islands: str = "raise") -> None:
         """Raise if W has units without neighbours, unless ``islands="keep"``."""
-        if islands not in ("raise", "keep"):
+        if islands not in ISLANDS:
             raise WeightsError(f"islands must be 'raise' or 'keep', not {islands!r}.")
         found = self.islands
         if found and islands == "raise":

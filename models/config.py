@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bayespatial.data.errors import ModelError
+from bayespatial.data.wmatrix import ISLANDS
 from bayespatial.engine.crossprod import fe_kind
 from bayespatial.priors.spec import Priors, defaults
 
@@ -24,7 +25,6 @@ FAMILIES = {
 ALIASES = {"slm": "sar"}
 """Other names of the families (SLM, the spatial lag model, in Elhorst 2014 and the
 provincial study). Model names are case-insensitive ("SDM" = "sdm")."""
-ISLANDS = ("raise", "keep")
 
 SAMPLERS = ("auto", "exact", "nuts")
 ERRORS = ("gaussian", "student_t")

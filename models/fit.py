@@ -196,8 +196,9 @@ def fit(
         if full.stores_log_likelihood():
             stage.step("pointwise log-likelihood (for LOO)")
             full = full.with_log_likelihood(progress=config.progress)
+    seconds = round(clock.perf_counter() - started, 3)
     for group in full.idata.groups():  # this fit's own idata: set in place, no copy
-        full.idata[group].attrs["seconds_total"] = round(clock.perf_counter() - started, 3)
+        full.idata[group].attrs["seconds_total"] = seconds
     return full
 
 

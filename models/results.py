@@ -790,10 +790,11 @@ def compare(fits, ic: str = "loo", method: str = "psis", progress: bool | None =
     log-likelihood and a LOO it has already computed are reused. ``progress``:
     as in `bayespatial.fit`.
     """
+    given = fits.values() if isinstance(fits, dict) else fits
+    odd = [type(f).__name__ for f in given if not isinstance(f, SpatialFit)]
+    if odd:
+        raise TypeError(f"compare takes fits from bsp.fit (a dict or a list); got {odd}.")
     if not isinstance(fits, dict):
-        bad = [type(f).__name__ for f in fits if not isinstance(f, SpatialFit)]
-        if bad:
-            raise TypeError(f"compare takes fits from bsp.fit (a dict or a list); got {bad}.")
         named = {}
         for f in fits:
             name, j = f.model, 2
@@ -805,11 +806,6 @@ def compare(fits, ic: str = "loo", method: str = "psis", progress: bool | None =
         raise ValueError(
             f"compare needs at least two fits, e.g. {{'sar': f1, 'sem': f2}} or [f1, f2]; "
             f"got {len(fits)}."
-        )
-    odd = {k: type(f).__name__ for k, f in fits.items() if not isinstance(f, SpatialFit)}
-    if odd:
-        raise TypeError(
-            f"compare takes fits from bsp.fit (a dict name -> fit or a list); got {odd}."
         )
     ys = [np.asarray(f.idata.observed_data["y"].values) for f in fits.values()]
     if any(y.shape != ys[0].shape or not np.array_equal(y, ys[0]) for y in ys[1:]):
