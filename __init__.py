@@ -12,7 +12,8 @@ Start here:
 - ``bsp.fit(model, formula, data, W, unit=, time=, fe=)``: a `SpatialFit`
   with ``summary()``, ``effects()``, ``turning_point(x)``, ``loo()``,
   ``posterior_draws()``, ``to_netcdf(path)`` and ``idata`` (ArviZ).
-- ``bsp.compare(fits)``: exact leave-one-out model comparison.
+- ``bsp.compare(fits)``: leave-one-out model comparison (PSIS-LOO by default;
+  ``method="exact"``: exact leave-one-out for static Gaussian fits on the exact sampler).
 - ``bsp.moran`` and ``bsp.lm_tests``: tests for spatial dependence.
 - ``bsp.load_nat()``, ``load_columbus()``, ``load_baltim()``: example data.
 - ``bsp.priors``: prior specifications; ``bsp.load(path)`` reads a saved fit.

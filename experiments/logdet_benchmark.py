@@ -21,7 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayespatial.experiments.outputs import parser, source_revision, update_section, write_atomic
+from bayespatial.experiments.outputs import (
+    markdown,
+    parser,
+    source_revision,
+    update_section,
+    write_atomic,
+)
 
 RHOS = np.array([-0.9, -0.5, 0.0, 0.3, 0.5, 0.7, 0.9, 0.95])
 RHO_EDGE = 0.99
@@ -178,11 +184,10 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
         "bound",
         "bound_grad",
     ):
-        t[c] = t[c].map(lambda v: f"{v:.2g}")
+        t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.2g}")
     for c in ("init_s", "apply_ms", "grad_ms"):
-        t[c] = t[c].map(lambda v: f"{v:.3g}")
-    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
-    rows = "".join("| " + " | ".join(str(v) for v in r) + " |\n" for r in t.itertuples(index=False))
+        t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
+    rows = markdown(t) + "\n"
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     ratios = []
     for w, grp in table.groupby("W", sort=False):
@@ -226,10 +231,9 @@ def to_markdown(table: pd.DataFrame, command: str) -> str:
         "rho = 0.99; target = 0.02 / sqrt(10 n); meets: both err and err_grad <= target; "
         "max_rel_err: largest relative error of the value (rho != 0); bound / bound_grad: "
         "the error bound each method reports at init for |rho| <= 0.95 (value / derivative; "
-        "nan: exact); init_s: set-up "
+        "empty: exact, or no bound); init_s: set-up "
         "seconds; apply_ms / grad_ms: one jitted evaluation of the value / the gradient.\n\n"
         + summary
-        + head
         + rows
         + ratio_table
     )

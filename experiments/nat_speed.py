@@ -37,7 +37,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayespatial.experiments.outputs import parser, source_revision, update_section, write_atomic
+from bayespatial.experiments.outputs import (
+    markdown,
+    parser,
+    source_revision,
+    update_section,
+    write_atomic,
+)
 
 HEADING = "## NAT 1990 cross-section: against R spatialreg"
 FORMULA = "HR ~ RD + PS + UE + DV + MA"
@@ -200,9 +206,9 @@ def to_markdown(table: pd.DataFrame, command: str, note: str) -> str:
         "spatialreg: spBreg_lag / spBreg_err with their defaults and 500 burn-in draws, "
         "timed around the sampler call.",
         "",
-        table[["package", "model", "case", "seconds", "ess", "ess_per_s", "mean", "logdet"]]
-        .round(3)
-        .to_markdown(index=False),
+        markdown(
+            table[["package", "model", "case", "seconds", "ess", "ess_per_s", "mean", "logdet"]], 3
+        ),
         "",
     ]
     for model in ("sar", "sem"):

@@ -56,16 +56,27 @@ def write_table(table: pd.DataFrame, path: Path, digits: int = 4) -> Path:
 def markdown(table: pd.DataFrame, digits: int = 4, index: bool = False) -> str:
     """``table`` as Markdown for people: every number rounded, no "nan" cells.
 
-    Floats get ``digits`` decimals, whole numbers none, values below 10^-3 that
-    many significant digits (never a bare 0.0000), values of 10^4 or more no
-    decimals; missing values are empty cells and infinities read "inf"/"-inf".
+    Floats get ``digits`` decimals, whole numbers none, values below 10^-3
+    ``digits - 1`` significant digits (never a bare 0.0000), values of 10^4 or more
+    no decimals; missing values (NaN, None, pd.NA, NaT) are empty cells, infinities
+    read "inf"/"-inf", and a "|" inside a cell is escaped so it cannot split the row.
     """
-    return table.map(lambda v: _cell(v, digits)).to_markdown(index=index, disable_numparse=True)
+    cells = table.map(lambda v: _cell(v, digits))
+    cells.columns = [_escape(str(c)) for c in cells.columns]
+    if index:
+        cells.index = pd.Index([_escape(str(i)) for i in cells.index], name=cells.index.name)
+    return cells.to_markdown(index=index, disable_numparse=True)
 
 
-def _cell(value, digits: int):
-    if isinstance(value, bool | np.bool_) or value is None:
-        return "" if value is None else str(value)
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _cell(value, digits: int) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
     if isinstance(value, int | np.integer):
         return str(value)
     if isinstance(value, float | np.floating):
@@ -81,7 +92,9 @@ def _cell(value, digits: int):
         if abs(v) < 1e-3:
             return f"{v:.{digits - 1}g}"
         return f"{v:.{digits}f}"
-    return value
+    if isinstance(value, pd.Timestamp | np.datetime64) and pd.isna(value):
+        return ""
+    return _escape(str(value))
 
 
 def save_figure(fig, path: Path) -> Path:

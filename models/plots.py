@@ -41,7 +41,7 @@ def effects_forest(
     fig, axes = plt.subplots(
         len(terms),
         len(kinds),
-        figsize=(3.6 * len(kinds), 0.5 + (0.35 + 0.22 * len(models)) * len(terms)),
+        figsize=(3.6 * len(kinds), 1.0 + (0.35 + 0.22 * len(models)) * len(terms)),
         sharex="row",
         squeeze=False,
     )

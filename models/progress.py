@@ -12,6 +12,7 @@ is running and vanish when it is done; the fit's repr and ``attrs`` keep the rec
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -51,9 +52,18 @@ NO_STAGES = Stages(None)
 """Stages that show nothing (progress off, or a caller that keeps its own bar)."""
 
 
+TICK_SECONDS = 1.0
+"""How often a stage bar redraws its elapsed time while one long step runs."""
+
+
 @contextmanager
 def stages(desc: str, progress: bool | None) -> Iterator[Stages]:
-    """Context of a multi-step task shown as its current step and elapsed time."""
+    """Context of a multi-step task shown as its current step and elapsed time.
+
+    A bar only redraws when it is updated, so a single long step (an exact
+    sampler's grid, a log-determinant set-up at 10^6 cells) would show a frozen
+    clock; a daemon thread redraws it every ``TICK_SECONDS`` until the task ends.
+    """
     if not wanted(progress):
         yield NO_STAGES
         return
@@ -65,10 +75,29 @@ def stages(desc: str, progress: bool | None) -> Iterator[Stages]:
         file=sys.stderr,
         mininterval=0.5,
     )
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(TICK_SECONDS):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, name="bayespatial-progress", daemon=True)
+    ticker.start()
     try:
         yield Stages(bar, desc)
     finally:
+        done.set()
+        ticker.join()
         bar.close()
+
+
+def note(text: str, progress: bool | None) -> None:
+    """A one-line message on the work in progress (why a step is slow), if progress is wanted.
+
+    ``tqdm.write`` keeps it from tearing a bar that is being drawn.
+    """
+    if wanted(progress):
+        tqdm.write(f"bayespatial: {text}", file=sys.stderr)
 
 
 def track(items: Iterable, desc: str, progress: bool | None, total: int | None = None):

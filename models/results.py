@@ -9,7 +9,6 @@ the same tables: the spectral quadrature the effects need is stored in
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
@@ -42,7 +41,7 @@ from bayespatial.models.arviz_io import (
     write_netcdf,
 )
 from bayespatial.models.design import lagged_name
-from bayespatial.models.progress import counter, track
+from bayespatial.models.progress import counter, note, track
 
 SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
 LOG_LIK_MAX_VALUES = 10**8
@@ -669,10 +668,10 @@ class SpatialFit:
                 if self.stores_log_likelihood()
                 else f"more than {LOG_LIK_MAX_VALUES:.0e} values, so it is not kept in fit.idata"
             )
-            print(
-                f"bayespatial: PSIS-LOO streamed over {N:,} observations x {S:,} draws, the "
-                f"pointwise log-likelihood computed block by block ({why})",
-                file=sys.stderr,
+            note(
+                f"PSIS-LOO streamed over {N:,} observations x {S:,} draws, the pointwise "
+                f"log-likelihood computed block by block ({why})",
+                progress,
             )
             parts = []
             with counter("PSIS-LOO", N, progress, unit="obs") as bar:

@@ -69,3 +69,26 @@ def test_run_without_an_experiment_names_them():
     result = CliRunner().invoke(app, ["run"])
     assert result.exit_code != 0
     assert "us_counties" in result.output
+
+
+def test_report_on_a_dynamic_fit_keeps_both_horizons(tmp_path):
+    """A dsdm fit has short- and long-run effects: both go to the table, the plot shows
+    the short run (a forest plot of both horizons would mix scales)."""
+    import pandas as pd
+
+    import bayespatial as bsp
+    from bayespatial.data import weights
+    from bayespatial.data.simulate import simulate
+
+    W = weights.lattice(8, 7).row_standardize()
+    # tau + rho + eta = 0.5: posterior sd of the sum about 0.09, the bound 1 over 5 sd away
+    sim = simulate("dsdm", W, T=10, beta=[1.0], theta=[0.3], tau=0.3, rho=0.2, eta=0.0, seed=2)
+    fit = bsp.fit("dsdm", "y ~ x1", sim.frame, W, unit="unit", time="time", fe="twoway", draws=200)
+    path = fit.to_netcdf(tmp_path / "dsdm.nc")
+    result = CliRunner().invoke(app, ["report", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "dsdm_effects.png").exists()
+    effects = pd.read_csv(tmp_path / "dsdm_effects.csv")
+    assert set(effects["horizon"]) == {"short", "long"}
+    want = fit.effects(structural_zeros=False)
+    np.testing.assert_allclose(effects["mean"], want["mean"], rtol=1e-12)

@@ -256,7 +256,7 @@ def test_non_conjugate_prior_switches_to_nuts_and_says_so(sim):
     df, W = sim
     tight = Priors(coef={"x1": Normal(0.0, 0.01)})
     warnings.simplefilter("ignore", bsp.SamplingWarning)
-    with pytest.warns(bsp.SamplerChoiceWarning, match="not conjugate"):
+    with pytest.warns(bsp.SamplerChoiceWarning, match="not conjugate") as record:
         fit = bsp.fit(
             "sar",
             "y ~ x1 + x2",
@@ -271,6 +271,8 @@ def test_non_conjugate_prior_switches_to_nuts_and_says_so(sim):
             warmup=300,
         )
     assert fit.attrs["sampler"] == "nuts"
+    choice = [w for w in record if w.category is bsp.SamplerChoiceWarning]
+    assert choice[0].filename == __file__  # the warning names the caller's line
     x1 = fit.draws("beta")[:, 0]
     assert abs(x1.mean()) < 4 * 0.01  # the N(0, 0.01^2) prior dominates the truth 1.0
 

@@ -91,3 +91,32 @@ def test_a_jupyter_kernel_counts_as_watching(monkeypatch):
     assert not progress.wanted(False)
     fake.get_ipython = lambda: None  # IPython imported, but no kernel (a plain script)
     assert not progress.in_notebook()
+
+
+@QUIET_PSIS
+def test_progress_false_silences_a_terminal(sim, capsys, monkeypatch):
+    """At a terminal progress shows by default; progress=False silences every step."""
+    import sys
+
+    df, W = sim
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert progress.wanted(None)
+    fit = bsp.fit("sar", "y ~ x1 + x2", df, W, progress=False, **KW)
+    other = bsp.fit("sem", "y ~ x1 + x2", df, W, progress=False, **KW)
+    fit.log_likelihood(progress=False)
+    bsp.compare([fit, other], progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_long_step_shows_time_passing(capsys, monkeypatch):
+    """The stage bar redraws on a timer, so one long step does not look frozen."""
+    import time
+
+    monkeypatch.setattr(progress, "TICK_SECONDS", 0.05)
+    with progress.stages("task", True) as s:
+        s.step("long step")
+        before = capsys.readouterr().err.count("long step")
+        time.sleep(0.5)
+    after = capsys.readouterr().err.count("long step")
+    assert after >= 3  # redrawn about ten times; at least three on a loaded machine
+    assert before <= 2
