@@ -21,9 +21,11 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from bayespatial.data.errors import WeightsError
+from bayespatial.data.families import FAMILIES
 from bayespatial.data.wmatrix import Weights
 
-MODELS = ("ols", "slx", "sar", "sem", "sdm", "sdem", "dsdm")
+MODELS = tuple(FAMILIES)
+"""Families the simulator knows (`bayespatial.data.families`)."""
 
 
 class Simulation(NamedTuple):
@@ -97,11 +99,12 @@ def simulate(
         raise ValueError(f"model must be one of {MODELS}, not {model!r}.")
     if fe not in ("none", "unit", "time", "twoway"):
         raise ValueError(f"fe must be 'none', 'unit', 'time' or 'twoway', not {fe!r}.")
+    spec = FAMILIES[model]
     uses = {
-        "rho": model in ("sar", "sdm", "dsdm"),
-        "lam": model in ("sem", "sdem"),
-        "theta": model in ("slx", "sdm", "sdem", "dsdm"),
-        "dyn": model == "dsdm",
+        "rho": spec.kind == "lag",
+        "lam": spec.kind == "error",
+        "theta": spec.durbin,
+        "dyn": spec.dynamic,
     }
     rng = np.random.default_rng(seed)
     A = W.sparse

@@ -274,12 +274,16 @@ class Weights:
 
     # ---------------------------------------------------------------- spectrum
     def symmetric_scale(self) -> np.ndarray | None:
-        """Return d with diag(d) W symmetric, or None if none is found.
+        """Return d with diag(d) W symmetric, or None if none is found (computed once).
 
         Tried in turn: the stored ``scale``; ones (W symmetric); and, for rows
         whose non-zeros are all equal (binary weights row-standardised), the
         reciprocal of that common value.
         """
+        return self._symmetric_scale
+
+    @cached_property
+    def _symmetric_scale(self) -> np.ndarray | None:
         m = self.sparse
         candidates = [self.scale, np.ones(self.n)]
         rowmax = np.zeros(self.n)
@@ -293,6 +297,30 @@ class Weights:
             if diff.nnz == 0 or diff.max() <= 1e-12 * max(abs(s).max(), 1.0):
                 return np.asarray(d, dtype=float)
         return None
+
+    def eigenvalues(self) -> np.ndarray:
+        """Every eigenvalue of W by a dense solve, O(n^3): computed once, then kept.
+
+        Real and ascending when W is similar to a symmetric matrix (``symmetric_scale``:
+        the eigenvalues of D^1/2 W D^-1/2, Ord 1975, JASA 70, 120-126), complex
+        otherwise. The one dense spectrum of W: rho's interval, the exact
+        log-determinant and the effects quadrature all read it.
+        """
+        return self._eigenvalues
+
+    def known_eigenvalues(self) -> np.ndarray | None:
+        """`eigenvalues` if already computed on this W, else None (no work)."""
+        return self.__dict__.get("_eigenvalues")
+
+    @cached_property
+    def _eigenvalues(self) -> np.ndarray:
+        d = self.symmetric_scale()
+        dense = self.sparse.toarray()
+        if d is None:
+            return np.linalg.eigvals(dense)
+        r = np.sqrt(d)
+        s = (r[:, None] * dense) / r[None, :]
+        return np.linalg.eigvalsh((s + s.T) / 2)
 
     def extreme_eigenvalues(self) -> tuple[float, float]:
         """Smallest and largest real eigenvalue of W (computed once, then cached).
@@ -312,14 +340,9 @@ class Weights:
     @cached_property
     def _extremes(self) -> tuple[float, float]:
         d = self.symmetric_scale()
-        if self.n <= DENSE_EIGEN_MAX_N:
-            dense = self.sparse.toarray()
-            if d is not None:
-                r = np.sqrt(d)
-                ev = np.linalg.eigvalsh((r[:, None] * dense) / r[None, :])
-            else:
-                ev = np.linalg.eigvals(dense)
-                ev = ev[np.abs(ev.imag) < 1e-10].real
+        if self.n <= DENSE_EIGEN_MAX_N or self.known_eigenvalues() is not None:
+            ev = self.eigenvalues()
+            ev = ev if d is not None else ev[np.abs(ev.imag) < 1e-10].real
             return float(ev.min()), float(ev.max())
         m = self.sparse
         stochastic = m.data.min() >= 0 and np.allclose(np.asarray(m.sum(axis=1)).ravel(), 1.0)

@@ -55,18 +55,23 @@ class Effects(NamedTuple):
     """1'S_k 1/n: the effect of raising the regressor everywhere."""
 
 
-def init_quadrature(W, method: str = "auto") -> Quadrature:
-    """Spectral quadrature for W: exact eigenvalues up to 5,000 units, else probed Chebyshev.
-
-    W must be row-stochastic (rows sum to one), as ``fit`` makes it by default.
-    """
-    m = as_csr(W)
-    rows = np.asarray(m.sum(axis=1)).ravel()
+def check_row_stochastic(W) -> None:
+    """Raise unless every row of W sums to one (zero rows of islands allowed)."""
+    rows = np.asarray(as_csr(W).sum(axis=1)).ravel()
     if not np.allclose(rows[rows != 0], 1.0):
         raise ValueError(
             "effects need a row-standardised W (rows summing to one); call W.row_standardize()."
         )
-    method = logdet.choose(m.shape[0]) if method == "auto" else method
+
+
+def init_quadrature(W, method: str = "auto") -> Quadrature:
+    """Spectral quadrature for W: exact eigenvalues up to 5,000 units, else probed Chebyshev.
+
+    W must be row-stochastic (rows sum to one), as ``fit`` makes it by default.
+    Fits share it through `bayespatial.models.context.WContext.quadrature`.
+    """
+    check_row_stochastic(W)
+    method = logdet.choose(W.n if hasattr(W, "n") else W.shape[0]) if method == "auto" else method
     return quadrature_from_state(logdet.init(W, method))
 
 

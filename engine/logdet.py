@@ -43,8 +43,7 @@ from bayespatial.engine.logdet_stochastic import (
     init_taylor,
 )
 from bayespatial.engine.sparse import as_csr
-from bayespatial.engine.spectrum import Spectrum, symmetriser
-from bayespatial.engine.traces import symmetric_form
+from bayespatial.engine.spectrum import Spectrum, dense_eigenvalues, symmetriser
 
 __all__ = [
     "METHODS",
@@ -63,8 +62,10 @@ __all__ = [
     "init_lu_grid",
     "init_slq",
     "init_taylor",
+    "resolve",
     "rho_check_grid",
     "rho_interval",
+    "with_reason",
 ]
 
 METHODS = ("eigen", "lu_grid", "chebyshev", "taylor", "slq")
@@ -82,17 +83,14 @@ def init_eigen(W) -> LogDetState:
     log|I - rho W| = sum_i log|1 - rho lambda_i| (Ord 1975, JASA 70, 120-126).
     """
     t0 = time.perf_counter()
-    m, symmetric = symmetric_form(W)
-    n = m.shape[0]
+    n = as_csr(W).shape[0]
     if n > EIGEN_MAX_N:
         raise ValueError(
             f"method='eigen' needs a dense {n} x {n} eigen-decomposition "
             f"(n > {EIGEN_MAX_N}); use 'lu_grid' or 'chebyshev'."
         )
-    if symmetric:
-        ev = np.linalg.eigvalsh(m.toarray()).astype(complex)
-    else:
-        ev = np.linalg.eigvals(m.toarray())
+    symmetric = symmetriser(W) is not None
+    ev = np.asarray(dense_eigenvalues(W), dtype=complex)
     params = {"re": jnp.asarray(ev.real), "im": jnp.asarray(ev.imag)}
     info = (("symmetric", symmetric), ("init_s", time.perf_counter() - t0))
     return LogDetState("eigen", n, None, params, info)
@@ -120,11 +118,14 @@ def _singular_part(rho, poles, xp=np):
     return 0.5 * xp.sum(xp.log((1.0 - r * re) ** 2 + (r * im) ** 2), axis=-1)
 
 
-def _poles(spec, per_end: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``per_end`` eigenvalues of largest and of smallest real part (ARPACK, tight)."""
-    if spec.n <= max(2 * per_end + 2, 2000):
-        dense = spec.symmetric().toarray() if spec.scale is not None else spec.matrix.toarray()
-        ev = np.linalg.eigvalsh(dense) if spec.scale is not None else np.linalg.eigvals(dense)
+def _poles(W, spec, per_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``per_end`` eigenvalues of largest and of smallest real part (ARPACK, tight).
+
+    Dense (W's own eigenvalues, `dense_eigenvalues`) up to 2,000 units or when known.
+    """
+    known = W.known_eigenvalues() if hasattr(W, "known_eigenvalues") else None
+    if spec.n <= max(2 * per_end + 2, 2000) or known is not None:
+        ev = dense_eigenvalues(W)
         ev = ev[np.argsort(ev.real)]
         ev = np.concatenate([ev[:per_end], ev[-per_end:]]) if len(ev) > 2 * per_end else ev
         return np.real(ev), np.imag(ev)
@@ -156,7 +157,7 @@ def init_lu_grid(
     t0 = time.perf_counter()
     # the poles fix the interval, so the Spectrum needs no extreme eigenvalues of its own
     spec = Spectrum(as_csr(W), symmetriser(W), np.nan, np.nan)
-    ends = _poles(spec, poles)
+    ends = _poles(W, spec, poles)
     lo, hi = 1.0 / ends[0].min(), 1.0 / ends[0].max()
     a, b = lo * (1 - margin), hi * (1 - margin)
     k = np.arange(points)
@@ -218,22 +219,32 @@ def choose(n: int) -> str:
     return "eigen" if n <= AUTO_EIGEN_MAX_N else "chebyshev"
 
 
+def resolve(method: str, n: int) -> tuple[str, str | None]:
+    """The method ``init`` runs for ``method`` on n units, and why when ``auto`` picked it."""
+    if method == "auto":
+        picked = choose(n)
+        return picked, f"auto: n = {n} -> {picked}"
+    if method not in METHODS:
+        raise ValueError(f"logdet method must be 'auto' or one of {METHODS}, not {method!r}.")
+    return method, None
+
+
+def with_reason(state: LogDetState, why: str | None) -> LogDetState:
+    """The state with ``auto``'s choice recorded in its ``info`` (unchanged when None)."""
+    if why is None:
+        return state
+    return LogDetState(
+        state.method, state.n, state.bound, state.params, (*state.info, ("auto", why))
+    )
+
+
 def init(W, method: str = "auto", **options) -> LogDetState:
     """Set up ``method`` for W (a `Weights` or scipy.sparse matrix); ``auto`` picks by n.
 
     The state's ``info`` records, for ``auto``, which method was picked and why.
     """
-    if method == "auto":
-        n = W.n if hasattr(W, "n") else W.shape[0]
-        picked = choose(n)
-        state = _registry()[picked][0](W, **options)
-        why = f"auto: n = {n} -> {picked}"
-        return LogDetState(
-            state.method, state.n, state.bound, state.params, (*state.info, ("auto", why))
-        )
-    if method not in METHODS:
-        raise ValueError(f"logdet method must be 'auto' or one of {METHODS}, not {method!r}.")
-    return _registry()[method][0](W, **options)
+    picked, why = resolve(method, W.n if hasattr(W, "n") else W.shape[0])
+    return with_reason(_registry()[picked][0](W, **options), why)
 
 
 def apply(state: LogDetState, rho, xp=jnp):

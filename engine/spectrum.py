@@ -77,6 +77,22 @@ def symmetriser(W) -> np.ndarray | None:
     return _scale_of(as_csr(W))
 
 
+def dense_eigenvalues(W) -> np.ndarray:
+    """Every eigenvalue of W: real ascending when W is similar to a symmetric matrix, else complex.
+
+    A `Weights` computes them once and keeps them (``W.eigenvalues()``), so rho's
+    interval, the exact log-determinant and the poles of ``lu_grid`` share one
+    dense solve; a bare matrix is solved here.
+    """
+    if hasattr(W, "eigenvalues"):
+        return W.eigenvalues()
+    m = as_csr(W)
+    d = symmetriser(W)
+    if d is None:
+        return np.linalg.eigvals(m.toarray())
+    return np.linalg.eigvalsh(symmetrise(m, d).toarray())
+
+
 def lanczos_extremes(op, steps: int = 200, seed: int = 0) -> tuple[float, float, float, float]:
     """Smallest and largest Ritz values of a symmetric operator and their residual bounds.
 
@@ -130,9 +146,9 @@ def spectrum(W) -> Spectrum:
         lo, hi = known
         pad = TIGHT_PAD * (hi - lo)
         return spec._replace(lmin=float(lo - pad), lmax=float(hi + pad))
-    if m.shape[0] <= DENSE_N:
-        dense = spec.symmetric().toarray() if d is not None else m.toarray()
-        ev = np.linalg.eigvalsh(dense) if d is not None else np.linalg.eigvals(dense)
+    known = W.known_eigenvalues() if hasattr(W, "known_eigenvalues") else None
+    if m.shape[0] <= DENSE_N or known is not None:
+        ev = dense_eigenvalues(W)
         return spec._replace(lmin=float(np.min(ev.real)), lmax=float(np.max(ev.real)))
     stochastic = m.data.min() >= 0 and np.allclose(np.asarray(m.sum(axis=1)).ravel(), 1.0)
     op = spec.symmetric() if d is not None else m

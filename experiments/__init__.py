@@ -25,6 +25,10 @@ REGISTRY = {
         "bayespatial.experiments.static_benchmark",
         "Speed of the static models at 10^6 observations and on NAT against a plain NumPyro SAR",
     ),
+    "many_fits": (
+        "bayespatial.experiments.many_fits",
+        "Many fits on one W: what later fits cost once W's context is built (lattice, NAT)",
+    ),
     "logdet_benchmark": (
         "bayespatial.experiments.logdet_benchmark",
         "Accuracy and speed of the log-determinant methods on NAT, a lattice and tori up to 10^6",

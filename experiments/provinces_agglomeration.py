@@ -560,6 +560,8 @@ def main(args: argparse.Namespace) -> dict:
             if len(members) < MIN_REGION:
                 skipped.append(f"{r} ({len(members)} unit(s); a regional fit needs {MIN_REGION})")
         groups = {r: g for r, g in groups.items() if len(g) >= MIN_REGION}
+        # one W object per region, so its fits share the W context (bayespatial.models.context)
+        regional_W = {r: W.subset(members) for r, members in groups.items()}
         for m in measures:
             cols = {}
             for r, members in groups.items():
@@ -569,7 +571,7 @@ def main(args: argparse.Namespace) -> dict:
                     "sar",
                     formula(outcome(m), m, controls),
                     sub,
-                    W.subset(members),
+                    regional_W[r],
                     fe="twoway",
                     drop_initial=2,
                     **common,

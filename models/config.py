@@ -6,29 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bayespatial.data.errors import ModelError
+from bayespatial.data.families import FAMILIES, Family, family
 from bayespatial.data.wmatrix import ISLANDS
 from bayespatial.engine.crossprod import fe_kind
+from bayespatial.engine.logdet import METHODS as LOGDET_METHODS
 from bayespatial.priors.spec import Priors, defaults
-
-FAMILIES = {
-    # model: (kind of spatial parameter, W-lagged regressors by default)
-    "ols": ("none", False),
-    "slx": ("none", True),
-    "sar": ("lag", False),
-    "sdm": ("lag", True),
-    "sem": ("error", False),
-    "sdem": ("error", True),
-    "dsdm": ("lag", True),
-}
-"""Model families: ``kind`` is "lag" (rho), "error" (lam) or "none"; dsdm is dynamic."""
-
-ALIASES = {"slm": "sar"}
-"""Other names of the families (SLM, the spatial lag model, in Elhorst 2014 and the
-provincial study). Model names are case-insensitive ("SDM" = "sdm")."""
 
 SAMPLERS = ("auto", "exact", "nuts")
 ERRORS = ("gaussian", "student_t")
-LOGDET = ("auto", "eigen", "lu_grid", "chebyshev", "taylor", "slq")
+LOGDET = ("auto", *LOGDET_METHODS)
 
 
 def _choice(name: str, value, options) -> None:
@@ -68,14 +54,19 @@ class FitConfig:
     islands: str = "raise"
 
     @property
+    def family(self) -> Family:
+        """The model family (`bayespatial.data.families`)."""
+        return FAMILIES[self.model]
+
+    @property
     def dynamic(self) -> bool:
         """Whether the model has y_{t-1} (and W y_{t-1}) terms."""
-        return self.model == "dsdm"
+        return self.family.dynamic
 
     @property
     def kind(self) -> str:
         """Spatial parameter of the model: "lag", "error" or "none"."""
-        return FAMILIES[self.model][0]
+        return self.family.kind
 
     @classmethod
     def build(
@@ -91,13 +82,10 @@ class FitConfig:
         **options,
     ) -> FitConfig:
         """Validate the user's arguments and fill in the documented defaults."""
-        if isinstance(model, str):
-            model = ALIASES.get(model.lower(), model.lower())
-        if model not in FAMILIES:
-            raise ModelError(
-                f"unknown model {model!r}; models are {list(FAMILIES)} "
-                f"(aliases: {', '.join(f'{a}={m}' for a, m in ALIASES.items())})."
-            )
+        try:
+            model = family(model).name
+        except ValueError as err:
+            raise ModelError(str(err)) from None
         if not isinstance(formula, str) or "~" not in formula:
             raise ModelError(f"formula must be a string 'y ~ x1 + x2', got {formula!r}.")
         if unit is None:
@@ -123,7 +111,7 @@ class FitConfig:
             options.get("bias_correction", "auto"),
             ("auto", "none", "jackknife", "analytic"),
         )
-        nickell = model == "dsdm" and fe in ("unit", "twoway")  # where the bias arises
+        nickell = FAMILIES[model].dynamic and fe in ("unit", "twoway")  # where the bias arises
         if options.get("bias_correction", "auto") == "auto":
             options["bias_correction"] = "analytic" if nickell else "none"
         if options["bias_correction"] != "none" and not nickell:
@@ -131,15 +119,15 @@ class FitConfig:
                 "bias_correction ('jackknife' or 'analytic') applies to model 'dsdm' with "
                 "fe='unit' or 'twoway' (the Nickell bias of dynamic panels with unit effects)."
             )
-        if model == "dsdm" and time is None:
-            raise ModelError("model 'dsdm' needs a panel: pass time= (the period column).")
+        if FAMILIES[model].dynamic and time is None:
+            raise ModelError(f"model {model!r} needs a panel: pass time= (the period column).")
         for name in ("chains", "draws", "warmup"):
             if name in options:
                 _positive_int(name, options[name])
         ci = options.get("ci", 0.95)
         if not 0 < ci < 1:
             raise ModelError(f"ci must lie in (0, 1); got {ci!r}.")
-        lagged = FAMILIES[model][1]
+        lagged = FAMILIES[model].durbin
         if durbin is None:
             durbin = lagged
         elif not lagged and durbin is not False:

@@ -43,6 +43,52 @@ class Design(NamedTuple):
     """Outcome one period earlier in the same unit, (T, n), for dynamic models."""
 
 
+DYNAMIC_TERMS = ("y_lag", "W_y_lag")
+"""Column names of y_{t-1} (tau) and W y_{t-1} (eta) among the regressors Z."""
+
+
+def spatial_lag(W, v: np.ndarray) -> np.ndarray:
+    """W v in every period, for v of shape (T, n) or (T, n, k) (W a `Weights` or sparse matrix)."""
+    m = W.sparse if hasattr(W, "sparse") else W
+    return np.stack([np.asarray(m @ v[t]) for t in range(v.shape[0])]).reshape(v.shape)
+
+
+def regression_columns(
+    X: np.ndarray,
+    names: tuple,
+    W,
+    lagged: tuple = (),
+    ylag: np.ndarray | None = None,
+    eta: bool = False,
+    WX: np.ndarray | None = None,
+) -> tuple[tuple, np.ndarray]:
+    """The regressors Z = [X, W X_d, y_{t-1}, W y_{t-1}] (T, n, p) of every family, and their names.
+
+    X (T, n, k) holds the terms ``names``; ``lagged`` the Durbin terms among them
+    (W X_d, named ``W_term``); ``ylag`` (T, n) adds tau's column and, with ``eta``,
+    W y_{t-1} (`DYNAMIC_TERMS`); ``WX``, when already computed (`Design.WX`), is
+    used as W X_d. The one place where the columns are assembled: the fit (and its
+    prior predictive), its LOO and the LM tests all read them from here.
+    """
+    if WX is None:
+        idx = [names.index(t) for t in lagged]
+        WX = spatial_lag(W, X[..., idx]) if idx else X[..., :0]
+    cols = [X, WX]
+    out = (*names, *map(lagged_name, lagged))
+    if ylag is not None:
+        cols.append(ylag[..., None])
+        out = (*out, DYNAMIC_TERMS[0])
+        if eta:
+            cols.append(spatial_lag(W, ylag)[..., None])
+            out = (*out, DYNAMIC_TERMS[1])
+    return out, np.concatenate(cols, axis=2)
+
+
+def design_columns(design: Design, W, eta: bool = False) -> tuple[tuple, np.ndarray]:
+    """`regression_columns` of a `Design` (W y_{t-1} too when ``eta`` and the design is dynamic)."""
+    return regression_columns(design.X, design.names, W, design.lagged, design.ylag, eta, design.WX)
+
+
 def lagged_name(term: str) -> str:
     """Name of the W-lagged column of ``term`` in every table ("W_x"; theta's label)."""
     return f"W_{term}"
@@ -151,7 +197,7 @@ def build_design(
             )
     m = W.sparse if hasattr(W, "sparse") else W
     idx = [names.index(c) for c in lagged]
-    WX = np.stack([(m @ X[t][:, idx]) for t in range(T)]) if idx else np.zeros((T, n, 0))
+    WX = spatial_lag(m, X[..., idx]) if idx else np.zeros((T, n, 0))
     _check_rank(np.concatenate([X, WX], axis=2), names + tuple(map(lagged_name, lagged)), fe)
     ylag = None
     if dynamic:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from bayespatial.data.errors import WeightsError
@@ -12,7 +11,7 @@ from bayespatial.engine.crossprod import fe_kind
 from bayespatial.engine.lmtests import TESTS
 from bayespatial.engine.lmtests import lm_tests as lm_stats
 from bayespatial.engine.moran import moran as moran_stat
-from bayespatial.models.design import build_design
+from bayespatial.models.design import build_design, design_columns
 
 
 def moran(
@@ -64,7 +63,7 @@ def lm_tests(
     W = W if W.transform == "row" else W.row_standardize()
     panel = Panel.from_frame(data, unit, time, W=W)
     design = build_design(formula, panel, W, durbin=durbin, fe=fe, drop_initial=drop_initial)
-    Z = np.concatenate([design.X, design.WX], axis=2)
+    _, Z = design_columns(design, W)
     out = lm_stats(design.y, Z, W.sparse, fe)
     table = pd.DataFrame(
         [(name, *out[name]) for name in TESTS], columns=["test", "statistic", "df", "p_value"]

@@ -23,7 +23,6 @@ import pandas as pd
 from bayespatial.data.errors import (
     ModelError,
     SamplerChoiceWarning,
-    SamplingWarning,
     WeightsError,
     user_stacklevel,
 )
@@ -31,26 +30,23 @@ from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
 from bayespatial.engine import logdet as logdet_engine
 from bayespatial.engine import loo_exact
-from bayespatial.engine import sparse as sparse_engine
 from bayespatial.engine.conjugate import NIGPrior, posterior_terms, sample, sample_regression
 from bayespatial.engine.crossprod import cross_products
 from bayespatial.engine.dynamic import stationary
-from bayespatial.engine.effects import init_quadrature, quadrature_from_state
 from bayespatial.engine.loo import init_basis
 from bayespatial.engine.precision import float64
-from bayespatial.models import student
-from bayespatial.models.arviz_io import ess_rhat, with_attrs
+from bayespatial.models import convergence, student
+from bayespatial.models.arviz_io import with_attrs
 from bayespatial.models.config import FitConfig
-from bayespatial.models.design import build_design, lagged_name
-from bayespatial.models.gaussian import gaussian_model
+from bayespatial.models.context import context
+from bayespatial.models.design import build_design, design_columns
+from bayespatial.models.gaussian import ModelData, gaussian_model
 from bayespatial.models.nickell import analytic_correction, split_panel_jackknife
 from bayespatial.models.progress import NO_STAGES, stages
 from bayespatial.models.results import SpatialFit, assemble
 from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, zz
 from bayespatial.priors.spec import Priors, Uniform
 
-DYNAMIC_TERMS = ("y_lag", "W_y_lag")
-"""Coefficient names of y_{t-1} (tau) and W y_{t-1} (eta) inside the regression."""
 MIN_STATIONARY = 0.01
 """Below this posterior probability of the stable region, rejection gives up and says why."""
 EXACT_LOO_MAX_OBS = 200_000
@@ -60,8 +56,6 @@ EXACT_LOO_GRID = 256
 influential observation p(r | y_-i) sits off p(r | y), so the integrand is less smooth
 than the posterior: 65 points missed the dense oracle of `tests/models/test_loo.py` by
 1e-4 on small two-way panels, 257 meet it."""
-RHAT_MAX = 1.01
-ESS_MIN = 400
 
 
 @float64
@@ -193,12 +187,17 @@ def fit(
             full = SpatialFit(
                 with_attrs(full.idata, {"bias_correction": "none (Nickell bias not corrected)"})
             )
+        log_lik_started = clock.perf_counter()
         if full.stores_log_likelihood():
             stage.step("pointwise log-likelihood (for LOO)")
             full = full.with_log_likelihood(progress=config.progress)
-    seconds = round(clock.perf_counter() - started, 3)
+    finished = clock.perf_counter()
+    seconds = {
+        "seconds_log_likelihood": round(finished - log_lik_started, 3),
+        "seconds_total": round(finished - started, 3),
+    }
     for group in full.idata.groups():  # this fit's own idata: set in place, no copy
-        full.idata[group].attrs["seconds_total"] = seconds
+        full.idata[group].attrs.update(seconds)
     return full
 
 
@@ -238,15 +237,7 @@ def prepare(config: FitConfig, data: pd.DataFrame, W):
         drop_initial=config.drop_initial,
         dynamic=config.dynamic,
     )
-    names = design.names + tuple(map(lagged_name, design.lagged))
-    Z = np.concatenate([design.X, design.WX], axis=2)
-    if config.dynamic:
-        extra = [design.ylag[..., None]]
-        names = (*names, DYNAMIC_TERMS[0])
-        if config.eta:
-            extra.append((W.sparse @ design.ylag.T).T[..., None])
-            names = (*names, DYNAMIC_TERMS[1])
-        Z = np.concatenate([Z, *extra], axis=2)
+    names, Z = design_columns(design, W, config.eta)
     return W, notes, panel, design, names, Z, cross_products(design.y, Z, W, config.fe)
 
 
@@ -257,17 +248,18 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     W, notes, panel, design, names, Z, cp = prepare(config, data, W)
     kind = config.kind
     state, interval = None, None
+    ctx = context(W)
     if kind != "none":
-        bounds = W.rho_bounds()
+        bounds = ctx.rho_bounds()
         spatial = config.priors.spatial
         interval = spatial.interval(bounds) if isinstance(spatial, Uniform) else bounds
         stage.step(f"log-determinant ({config.logdet}, n = {W.n:,})")
-        state = W.memo(("logdet", config.logdet), partial(logdet_engine.init, W, config.logdet))
+        state = ctx.logdet(config.logdet)
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     sampler, reason = choose_sampler(config)
     stable = None
     if config.dynamic:
-        w_min, w_max = W.extreme_eigenvalues()
+        w_min, w_max = ctx.extremes()
         stable = StabilityCheck(names.index("y_lag"), _index(names, "W_y_lag"), w_min, w_max)
     prepared = clock.perf_counter()
     grid = None
@@ -277,11 +269,12 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     else:
         draws, stats, extra = _run_nuts(config, design, W, Z, cp, coef, state, interval, stable)
     exact_loo = None
+    loo_started = clock.perf_counter()
     if sampler == "exact" and not config.dynamic:
         if cp.nobs <= EXACT_LOO_MAX_OBS:
             stage.step("exact leave-one-out")
             try:
-                exact_loo = _exact_loo(config, design, W, Z, cp, coef, *grid)
+                exact_loo = _exact_loo(config, design, ctx, Z, cp, coef, *grid)
             except FloatingPointError as err:
                 notes = (*notes, f"exact LOO not stored: {err}")
         else:
@@ -293,16 +286,19 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     quadrature = None
     if kind == "lag":
         stage.step("effects quadrature")
-        quadrature = (
-            quadrature_from_state(state)
-            if state.method in ("eigen", "chebyshev")
-            else W.memo(("quadrature",), partial(init_quadrature, W))
-        )
+        quadrature = ctx.quadrature(state)
     if stats:
-        _warn_diagnostics(draws, stats)
+        checks = _warn_diagnostics(draws, stats, {"coef": names})
+    elif kind != "none":
+        checks = convergence.grid_checks(grid[1], config.family.spatial, draws["sigma"].size)
+        convergence.warn(checks)
+    else:
+        checks = []
+    extra = {**extra, "diagnostics": convergence.to_attr(checks)}
     timings = {
         "seconds_prepare": prepared - started,
-        "seconds_sample": sampled - prepared,
+        "seconds_sample": loo_started - prepared,
+        "seconds_exact_loo": sampled - loo_started,
     }
     return assemble(
         config,
@@ -393,7 +389,7 @@ def _run_exact(config, design, cp, coef, state, interval, stable=None):
     total = config.chains * config.draws
     rng = np.random.default_rng(config.seed)
     out = _exact_batch(config, design, cp, coef, state, interval, total, rng)
-    grid = (out.grid, out.log_density)  # the posterior of r the draws came from
+    grid = (out.grid, out.log_mass())  # the posterior of r the draws came from, per node
     if stable is None:
         return _shape_exact(config, out), {}, {}, grid
     ok = np.asarray(stable(out.beta, out.spatial))
@@ -433,7 +429,7 @@ def _shape_exact(config, out) -> dict:
     shape = (config.chains, config.draws)
     draws = {"coef": out.beta.reshape(*shape, -1), "sigma": out.sigma.reshape(shape)}
     if config.kind != "none":
-        draws[_spatial_name(config.kind)] = out.spatial.reshape(shape)
+        draws[config.family.spatial] = out.spatial.reshape(shape)
     return draws
 
 
@@ -465,7 +461,7 @@ def _nig(config, cp, design, coef) -> NIGPrior:
     )
 
 
-def _exact_loo(config, design, W, Z, cp, coef, grid, log_density) -> np.ndarray:
+def _exact_loo(config, design, ctx, Z, cp, coef, grid, log_mass) -> np.ndarray:
     """Exact log p(y_it | y_-it) (T, n) by `bayespatial.engine.loo_exact` (no refits).
 
     Exact where the likelihood factors as p(y_-i | theta) p(y_i | y_-i, theta):
@@ -481,46 +477,36 @@ def _exact_loo(config, design, W, Z, cp, coef, grid, log_density) -> np.ndarray:
         log_w = np.zeros(1)
     else:
         stride = max(1, (grid.size - 1) // EXACT_LOO_GRID)
-        grid, log_density = grid[::stride], log_density[::stride]
-        log_w = loo_exact.trapezoid_log_weights(grid, log_density)
-    basis = init_basis(design.y, Z, sparse_engine.init(W.sparse), kind, config.fe)
+        grid, log_mass = grid[::stride], log_mass[::stride]  # nodes stay uniform in u
+        log_w = loo_exact.trapezoid_log_weights(np.arange(grid.size, dtype=float), log_mass)
+    basis = init_basis(design.y, Z, ctx.operator(), kind, config.fe)
     post = posterior_terms(cp, _nig(config, cp, design, coef), grid, kind)
     return loo_exact.pointwise(
         np.asarray(basis.arrays), np.asarray(basis.qpoly), kind, grid, log_w, post
     )
 
 
-def _spatial_name(kind: str) -> str:
-    return {"lag": "rho", "error": "lam"}[kind]
-
-
 def _run_nuts(config, design, W, Z, cp, coef, state, interval, stable=None):
     """NUTS on the Gaussian (sufficient statistics) or Student-t (streaming) model."""
-    model, extra = gaussian_model, ()
+    model, rows = gaussian_model, None
     if config.errors == "student_t":
-        model, extra = student.student_model, (student.transformed_rows(design.y, Z, W, config.fe),)
+        model, rows = student.student_model, student.transformed_rows(design.y, Z, W, config.fe)
     enforce = stable is not None and config.stationarity == "enforce"
-    constraint = stable if enforce else None
-    spatial = (
-        None if config.kind == "none" else spatial_distribution(config.priors.spatial, interval)
+    data = ModelData(
+        cp,
+        coef,
+        sigma2_prior(config, cp, design),
+        config.kind,
+        None if config.kind == "none" else spatial_distribution(config.priors.spatial, interval),
+        None if state is None else partial(logdet_engine.apply, state),
+        stable if enforce else None,
+        rows,
     )
-    ld = None if state is None else partial(logdet_engine.apply, state)
     with numpyro.validation_enabled(False):
-        samples, stats = nuts_run(
-            model,
-            config,
-            cp,
-            coef,
-            sigma2_prior(config, cp, design),
-            spatial,
-            ld,
-            config.kind,
-            *extra,
-            constraint,
-        )
+        samples, stats = nuts_run(model, config, data)
     names = ["coef", "sigma", "nu"]
     if config.kind != "none":
-        names.append(_spatial_name(config.kind))
+        names.append(config.family.spatial)
     draws = {k: samples[k] for k in names if k in samples}
     extra_attrs = {}
     if stable is not None and not enforce:
@@ -537,33 +523,8 @@ def _run_nuts(config, design, W, Z, cp, coef, state, interval, stable=None):
     return draws, stats, extra_attrs
 
 
-def _warn_diagnostics(draws: dict, stats: dict) -> None:
-    """Warn, saying what to do, on divergences, r_hat > 1.01 or bulk ESS < 400."""
-    problems = []
-    n_div = int(np.sum(stats["diverging"]))
-    if n_div:
-        problems.append(
-            f"{n_div} divergent transition(s): raise warmup, or reparameterise/tighten priors"
-        )
-    worst_rhat, worst_ess = [], []
-    for name, values in draws.items():
-        cols = values.reshape(*values.shape[:2], -1)
-        for j in range(cols.shape[2]):
-            ess, rhat = ess_rhat(cols[..., j])
-            label = name if cols.shape[2] == 1 else f"{name}[{j}]"
-            if rhat > RHAT_MAX:
-                worst_rhat.append(f"{label} ({rhat:.3f})")
-            if ess < ESS_MIN:
-                worst_ess.append(f"{label} ({ess:.0f})")
-    if worst_rhat:
-        problems.append(
-            f"r_hat > {RHAT_MAX} for {', '.join(worst_rhat)}: chains disagree; run more "
-            "warmup and draws, and check the model is identified"
-        )
-    if worst_ess:
-        problems.append(
-            f"bulk ESS < {ESS_MIN} for {', '.join(worst_ess)}: intervals are noisy; "
-            "run more draws or chains"
-        )
-    if problems:
-        warnings.warn("; ".join(problems) + ".", SamplingWarning, stacklevel=user_stacklevel())
+def _warn_diagnostics(draws: dict, stats: dict, labels: dict | None = None) -> list[dict]:
+    """NUTS checks (`bayespatial.models.convergence`): warn saying what to do, return the rows."""
+    rows = convergence.nuts_checks(draws, stats, labels)
+    convergence.warn(rows)
+    return rows

@@ -26,6 +26,7 @@ NumPyro's bijections (logit of the position in the prior's interval, log).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
@@ -33,6 +34,7 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
+from bayespatial.data.families import SPATIAL_PARAMETER
 from bayespatial.engine.crossprod import CrossProducts, gaussian_loglik, quadratic_forms
 from bayespatial.priors.spec import CoefPrior
 
@@ -54,52 +56,50 @@ def coef_log_prior(beta, sigma2, prior: CoefPrior):
     return nig + normal
 
 
-def gaussian_model(
-    cp: CrossProducts,
-    coef: CoefPrior,
-    sigma2_prior: tuple[float, float],
-    spatial_prior: dist.Distribution | None,
-    logdet: Callable | None,
-    kind: str = "lag",
-    constraint: Callable | None = None,
-) -> None:
-    """Gaussian OLS/SLX (``kind="none"``), lag (rho) or error (lam) model.
+class ModelData(NamedTuple):
+    """What the NumPyro models of the Gaussian and Student-t families read, by name."""
 
-    Parameters
-    ----------
-    cp : CrossProducts
-        Transformed cross-products of [y, Wy, Z, WZ].
-    coef : CoefPrior
-        Coefficient prior (conjugate block and/or independent normals).
-    sigma2_prior : (shape, scale)
-        Inverse-gamma prior of sigma^2.
-    spatial_prior : numpyro distribution or None
-        Prior of rho/lam on its interval (None for ``kind="none"``).
-    logdet : callable or None
-        r -> log|I - r W| (jnp).
-    constraint : callable, optional
-        (beta, r) -> bool; the prior is restricted to where it holds (dsdm
-        stationarity). NUTS treats the boundary as a wall (divergences there).
-    """
-    r, ld, sigma2, beta, log_jac = spatial_regression_block(
-        cp, coef, sigma2_prior, spatial_prior, logdet, kind, constraint
-    )
-    loglik = gaussian_loglik(cp, r, beta, sigma2, ld, "lag" if kind == "none" else kind, jnp)
-    numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, coef) + log_jac)
+    cp: CrossProducts
+    """Transformed cross-products of [y, Wy, Z, WZ]."""
+    coef: CoefPrior
+    """Coefficient prior (conjugate block and/or independent normals)."""
+    sigma2_prior: tuple[float, float]
+    """(shape, scale) of the inverse-gamma prior of sigma^2."""
+    kind: str = "lag"
+    """"lag" (rho), "error" (lam) or "none" (OLS/SLX)."""
+    spatial_prior: dist.Distribution | None = None
+    """Prior of rho/lam on its interval (None for ``kind="none"``)."""
+    logdet: Callable | None = None
+    """r -> log|I - r W| (jnp)."""
+    constraint: Callable | None = None
+    """(beta, r, xp) -> bool; the prior is restricted to where it holds (dsdm
+    stationarity). NUTS treats the boundary as a wall (divergences there)."""
+    rows: jnp.ndarray | None = None
+    """Rows [y, Wy, Z, WZ] after the fixed-effect transformation (Student-t errors:
+    `bayespatial.engine.streaming.transform_columns`)."""
 
 
-def spatial_regression_block(cp, coef, sigma2_prior, spatial_prior, logdet, kind, constraint=None):
+def gaussian_model(data: ModelData) -> None:
+    """Gaussian OLS/SLX (``kind="none"``), lag (rho) or error (lam) model on ``data``."""
+    r, ld, sigma2, beta, log_jac = spatial_regression_block(data)
+    kind = "lag" if data.kind == "none" else data.kind
+    loglik = gaussian_loglik(data.cp, r, beta, sigma2, ld, kind, jnp)
+    numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, data.coef) + log_jac)
+
+
+def spatial_regression_block(data: ModelData):
     """Sample r, sigma^2 and the whitened coefficients; return (r, logdet, sigma2, beta, log_jac).
 
     beta = m(r) + sigma L(r)^-T z as in the module docstring; ``log_jac`` is the
     log-Jacobian of z -> beta, to be added to the density with the likelihood.
     """
+    cp, coef, kind = data.cp, data.coef, data.kind
     if kind == "none":
         r, ld = jnp.zeros(()), jnp.zeros(())
     else:
-        r = numpyro.sample("rho" if kind == "lag" else "lam", spatial_prior)
-        ld = logdet(r)
-    sigma2 = numpyro.sample("sigma2", dist.InverseGamma(*sigma2_prior))
+        r = numpyro.sample(SPATIAL_PARAMETER[kind], data.spatial_prior)
+        ld = data.logdet(r)
+    sigma2 = numpyro.sample("sigma2", dist.InverseGamma(*data.sigma2_prior))
     numpyro.deterministic("sigma", jnp.sqrt(sigma2))
     _, zy, zz = quadratic_forms(cp, r, "lag" if kind == "none" else kind, jnp)
     p0 = coef.nig_precision
@@ -109,6 +109,6 @@ def spatial_regression_block(cp, coef, sigma2_prior, spatial_prior, logdet, kind
     beta = mean + jnp.sqrt(sigma2) * jsl.solve_triangular(chol.T, z, lower=False)
     numpyro.deterministic("coef", beta)
     log_jac = 0.5 * cp.p * jnp.log(sigma2) - jnp.sum(jnp.log(jnp.diag(chol)))
-    if constraint is not None:
-        numpyro.factor("constraint", jnp.where(constraint(beta, r, jnp), 0.0, -jnp.inf))
+    if data.constraint is not None:
+        numpyro.factor("constraint", jnp.where(data.constraint(beta, r, jnp), 0.0, -jnp.inf))
     return r, ld, sigma2, beta, log_jac

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from bayespatial.data.errors import SamplingWarning, StationarityWarning, user_stacklevel
+from bayespatial.data.families import SPATIAL_PARAMETER
 from bayespatial.engine.dynamic import diverges, stationary
 from bayespatial.engine.effects import (
     Quadrature,
     apply_effects,
     apply_long_run,
-    total_moments,
 )
 from bayespatial.engine.precision import float64
 from bayespatial.engine.turning import summarise
@@ -40,7 +40,8 @@ from bayespatial.models.arviz_io import (
     without_group,
     write_netcdf,
 )
-from bayespatial.models.design import lagged_name
+from bayespatial.models.context import context
+from bayespatial.models.design import lagged_name, regression_columns
 from bayespatial.models.progress import counter, note, track
 
 SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
@@ -92,7 +93,7 @@ def assemble(
     coef = draws["coef"]
     k = len(terms)
     posterior = {"beta": coef[..., :k]}
-    if design.lagged or config.model in ("slx", "sdm", "sdem"):
+    if design.lagged or (config.family.durbin and not config.dynamic):
         theta = np.zeros_like(posterior["beta"])
         for j, name in enumerate(design.lagged):
             theta[..., terms.index(name)] = coef[..., k + j]
@@ -130,7 +131,7 @@ def assemble(
             }
         )
         dims.update({k: ["node"] for k in ("spectrum_re", "spectrum_im", "spectrum_weight")})
-        constant["total_moments"] = W.memo(("total_moments",), lambda: total_moments(W))
+        constant["total_moments"] = context(W).total_moments()
         dims["total_moments"] = ["moment"]
     attrs = {
         "model": config.model,
@@ -232,6 +233,27 @@ class SpatialFit:
             f"sampler={a['sampler']!r}, chains={post.sizes['chain']}, draws={post.sizes['draw']}"
             f"{correction})"
         )
+
+    def diagnostics(self) -> pd.DataFrame:
+        """Sampling diagnostics recorded when the fit ran: check, target, value, threshold, ok.
+
+        NUTS: r_hat and bulk ESS of every sampled column and the divergences; the
+        exact sampler: the accuracy of its grid over rho/lam (`bayespatial.models.convergence`
+        says what each check means). Stored in ``attrs["diagnostics"]``, so they travel
+        with the fit (netCDF, worker processes); warnings at fit time come from the
+        same rows. A fit saved before they were recorded has its NUTS checks
+        recomputed from the stored draws.
+        """
+        from bayespatial.models import convergence
+
+        if "diagnostics" in self.attrs:
+            return convergence.to_table(self.attrs["diagnostics"])
+        stats = {}
+        if "sample_stats" in self.idata.groups() and "diverging" in self.idata.sample_stats:
+            stats = {"diverging": self.idata.sample_stats["diverging"].values}
+        post = self.idata.posterior
+        draws = {name: post[name].values for name in post.data_vars}
+        return convergence.to_table(convergence.to_attr(convergence.nuts_checks(draws, stats)))
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, flattened over chains: (chains * draws, ...)."""
@@ -521,27 +543,22 @@ class SpatialFit:
         X = X[None] if X.ndim == 2 else X
         n = y.shape[1]
         Wm = sp.csr_matrix((cd["W_val"].values, (cd["W_row"].values, cd["W_col"].values)), (n, n))
-        terms = [str(t) for t in post["term"].values]
-        lagged = self.durbin_terms
-        cols = [X]
-        if lagged:
-            idx = [terms.index(t) for t in lagged]
-            cols.append(np.stack([(Wm @ X[t][:, idx]) for t in range(X.shape[0])]))
+        terms = tuple(str(t) for t in post["term"].values)
+        lagged = tuple(self.durbin_terms)
+        ylag = cd["y_lag"].values if "tau" in post else None
+        _, Z = regression_columns(X, terms, Wm, lagged, ylag, eta="eta" in post)
         coef = [self.draws("beta")]
         if lagged:
             coef.append(self.draws("theta")[:, [terms.index(t) for t in lagged]])
         if "tau" in post:
-            ylag = cd["y_lag"].values
-            cols.append(ylag[..., None])
             coef.append(self.draws("tau")[:, None])
             if "eta" in post:
-                cols.append((Wm @ ylag.T).T[..., None])
                 coef.append(self.draws("eta")[:, None])
         kind = a["kind"]
-        spatial = {"lag": "rho", "error": "lam"}.get(kind)
+        spatial = SPATIAL_PARAMETER.get(kind)
         return {
             "y": y,
-            "Z": np.concatenate(cols, axis=2),
+            "Z": Z,
             "op": sparse.init(Wm),
             "r": self.draws(spatial) if spatial else np.zeros(len(coef[0])),
             "beta": np.concatenate(coef, axis=1),

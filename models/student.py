@@ -13,42 +13,28 @@ cross-products, which leaves z close to N(0, I) when the errors are near normal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
 from bayespatial.engine import streaming
-from bayespatial.engine.crossprod import CrossProducts
-from bayespatial.models.gaussian import coef_log_prior, spatial_regression_block
-from bayespatial.priors.spec import CoefPrior
+from bayespatial.models.gaussian import ModelData, coef_log_prior, spatial_regression_block
 
 NU_PRIOR = (2.0, 0.1)
 """Gamma(shape, rate) prior of nu (Juárez & Steel 2010)."""
 
 
-def student_model(
-    cp: CrossProducts,
-    coef: CoefPrior,
-    sigma2_prior: tuple[float, float],
-    spatial_prior: dist.Distribution | None,
-    logdet: Callable | None,
-    kind: str,
-    cols: jnp.ndarray,
-    constraint: Callable | None = None,
-) -> None:
-    """Student-t OLS/SLX (``kind="none"``), lag or error model on transformed rows ``cols``.
+def student_model(data: ModelData) -> None:
+    """Student-t OLS/SLX (``kind="none"``), lag or error model on the transformed ``data.rows``.
 
-    Arguments as `bayespatial.models.gaussian.gaussian_model`, plus ``cols`` from
+    `bayespatial.models.gaussian.ModelData`; ``rows`` from
     `bayespatial.engine.streaming.transform_columns`.
     """
-    r, ld, sigma2, beta, log_jac = spatial_regression_block(
-        cp, coef, sigma2_prior, spatial_prior, logdet, kind, constraint
-    )
+    cp, kind = data.cp, data.kind
+    r, ld, sigma2, beta, log_jac = spatial_regression_block(data)
     nu = numpyro.sample("nu", dist.Gamma(*NU_PRIOR))
     loglik = streaming.loglik(
-        cols,
+        data.rows,
         cp.p,
         r,
         beta,
@@ -60,7 +46,7 @@ def student_model(
         nu,
         jnp,
     )
-    numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, coef) + log_jac)
+    numpyro.factor("loglik", loglik + coef_log_prior(beta, sigma2, data.coef) + log_jac)
 
 
 def transformed_rows(y, Z, W, fe: str) -> jnp.ndarray:

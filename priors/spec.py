@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import betaln
 
+from bayespatial.data.families import family
 from bayespatial.engine.conjugate import NIGPrior
 
 
@@ -251,7 +252,8 @@ class Priors:
 
 def defaults(model: str) -> Priors:
     """Documented default priors of ``model`` (the same for every Gaussian family member)."""
-    known = ("ols", "slx", "sar", "sem", "sdm", "sdem", "dsdm")
-    if model not in known:
-        raise ValueError(f"no default priors for model {model!r}; known: {known}.")
+    try:
+        family(model)
+    except ValueError as err:
+        raise ValueError(f"no default priors: {err}") from None
     return Priors()
