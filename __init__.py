@@ -38,13 +38,15 @@ from bayespatial.data.wmatrix import Weights
 from bayespatial.models.diagnostics import lm_tests, moran
 from bayespatial.models.fit import fit
 from bayespatial.models.predictive import prior_predictive
-from bayespatial.models.results import SpatialFit, compare, load
+from bayespatial.models.result import FitResult, compare, load
+from bayespatial.models.results import SpatialFit
 from bayespatial.priors import spec as priors
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BayespatialError",
+    "FitResult",
     "ModelError",
     "Panel",
     "PanelError",

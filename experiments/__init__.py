@@ -29,6 +29,10 @@ REGISTRY = {
         "bayespatial.experiments.many_fits",
         "Many fits on one W: what later fits cost once W's context is built (lattice, NAT)",
     ),
+    "gpu_benchmark": (
+        "bayespatial.experiments.gpu_benchmark",
+        "The 10^6-observation fits, log-determinant and LOO on the CPU and on an accelerator",
+    ),
     "logdet_benchmark": (
         "bayespatial.experiments.logdet_benchmark",
         "Accuracy and speed of the log-determinant methods on NAT, a lattice and tori up to 10^6",

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from bayespatial.data.errors import SamplingWarning, StationarityWarning, user_stacklevel
+from bayespatial.data.errors import StationarityWarning, user_stacklevel
 from bayespatial.data.families import SPATIAL_PARAMETER
 from bayespatial.engine.dynamic import diverges, stationary
 from bayespatial.engine.effects import (
@@ -29,20 +30,16 @@ from bayespatial.engine.precision import float64
 from bayespatial.engine.turning import summarise
 from bayespatial.models.arviz_io import (
     add_log_likelihood,
-    compare_idata,
     elpd_data,
     ess_rhat,
     exact_elpd,
-    identical,
-    read_netcdf,
     relative_ess,
     to_idata,
-    without_group,
-    write_netcdf,
 )
 from bayespatial.models.context import context
 from bayespatial.models.design import lagged_name, regression_columns
 from bayespatial.models.progress import counter, note, track
+from bayespatial.models.result import FitResult, equal_tailed, register
 
 SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
 LOG_LIK_MAX_VALUES = 10**8
@@ -134,6 +131,7 @@ def assemble(
         constant["total_moments"] = context(W).total_moments()
         dims["total_moments"] = ["moment"]
     attrs = {
+        "result": SpatialFit.RESULT,
         "model": config.model,
         "formula": config.formula,
         "fe": config.fe,
@@ -177,52 +175,27 @@ def assemble(
     return SpatialFit(idata)
 
 
-def equal_tailed(values: np.ndarray, ci: float) -> tuple[float, float]:
-    """Equal-tailed interval (linear interpolation between order statistics).
-
-    With +-inf draws (diverging long-run effects) the limits are order statistics
-    (``inverted_cdf``), so a limit is inf exactly when more than (1 - ci) / 2 of the
-    draws are.
-    """
-    a = (1 - ci) / 2
-    method = "linear" if np.isfinite(values).all() else "inverted_cdf"
-    lo, hi = np.quantile(values, [a, 1 - a], method=method)
-    return float(lo), float(hi)
-
-
+@register("spatial")
 @dataclass(frozen=True, eq=False)
-class SpatialFit:
-    """A fitted static spatial model: ``idata`` plus tables computed from it."""
+class SpatialFit(FitResult):
+    """A fitted spatial model (any family of `bayespatial.data.families`), a `FitResult`.
 
-    idata: object
-    """ArviZ InferenceData: posterior, sample_stats (NUTS), observed/constant data, attrs."""
-    _loo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-    """LOO results already computed on this fit, by method (`loo` and `compare` reuse them)."""
+    LOO: ``method="psis"`` streams the pointwise log-likelihood by blocks of
+    observations when it is not stored; ``method="exact"`` gives exact leave-one-out
+    predictive densities without refits (`bayespatial.engine.loo_exact`), stored at
+    fit time for Gaussian fits on the exact sampler without dynamic terms. For
+    dynamic fits each term conditions on the lags: y_it also enters period t + 1 as a
+    regressor, so this is leave-one-out of the conditional likelihood given the lags,
+    not of the joint model of all periods. Observations are labelled (unit, period).
+    """
 
-    def __eq__(self, other):
-        return isinstance(other, SpatialFit) and identical(self.idata, other.idata)
-
-    __hash__ = None
-
-    @property
-    def attrs(self) -> dict:
-        """Model, formula, fe, W fingerprint, log-determinant, sampler, versions, seed, ..."""
-        return dict(self.idata.posterior.attrs)
-
-    @property
-    def model(self) -> str:
-        """Model family name."""
-        return self.attrs["model"]
+    LOO_METHODS: ClassVar[tuple] = ("psis", "exact")
+    OBS_LABEL: ClassVar[str] = "(unit, period)"
 
     @property
     def durbin_terms(self) -> list:
         """Terms that enter as W x (theta is zero, by constraint, for the others)."""
         return json.loads(self.attrs["durbin_terms"])
-
-    @property
-    def notes(self) -> list:
-        """What was done to the data and W on the way (rows dropped, W standardised)."""
-        return json.loads(self.attrs["notes"])
 
     def __repr__(self):
         a = self.attrs
@@ -233,32 +206,6 @@ class SpatialFit:
             f"sampler={a['sampler']!r}, chains={post.sizes['chain']}, draws={post.sizes['draw']}"
             f"{correction})"
         )
-
-    def diagnostics(self) -> pd.DataFrame:
-        """Sampling diagnostics recorded when the fit ran: check, target, value, threshold, ok.
-
-        NUTS: r_hat and bulk ESS of every sampled column and the divergences; the
-        exact sampler: the accuracy of its grid over rho/lam (`bayespatial.models.convergence`
-        says what each check means). Stored in ``attrs["diagnostics"]``, so they travel
-        with the fit (netCDF, worker processes); warnings at fit time come from the
-        same rows. A fit saved before they were recorded has its NUTS checks
-        recomputed from the stored draws.
-        """
-        from bayespatial.models import convergence
-
-        if "diagnostics" in self.attrs:
-            return convergence.to_table(self.attrs["diagnostics"])
-        stats = {}
-        if "sample_stats" in self.idata.groups() and "diverging" in self.idata.sample_stats:
-            stats = {"diverging": self.idata.sample_stats["diverging"].values}
-        post = self.idata.posterior
-        draws = {name: post[name].values for name in post.data_vars}
-        return convergence.to_table(convergence.to_attr(convergence.nuts_checks(draws, stats)))
-
-    def draws(self, name: str) -> np.ndarray:
-        """Posterior draws of a variable, flattened over chains: (chains * draws, ...)."""
-        values = self.idata.posterior[name].values
-        return values.reshape(-1, *values.shape[2:])
 
     def _rows(self):
         post = self.idata.posterior
@@ -700,35 +647,13 @@ class SpatialFit:
                         bar.update(values.shape[0])
         return tuple(np.concatenate([getattr(p, f) for p in parts]) for f in parts[0]._fields)
 
-    @float64
-    def loo(self, pointwise: bool = True, method: str = "psis", progress: bool | None = None):
-        """LOO (ArviZ ELPDData) from the exact conditional pointwise log-likelihood.
-
-        ``method="psis"``: Pareto-smoothed importance sampling over the draws,
-        equal to ArviZ's ``loo`` (same r_eff, tail and Zhang-Stephens fit;
-        `bayespatial.engine.psis`, vectorised over observations and streamed by
-        blocks of observations when the log-likelihood is not stored); warns
-        (`SamplingWarning`) naming the (unit, period) of observations whose
-        Pareto k exceeds 0.7, where the importance-sampling estimate is unreliable.
-        ``method="exact"``: exact leave-one-out predictive densities without
-        refits (`bayespatial.engine.loo_exact`), stored at fit time for Gaussian
-        fits on the exact sampler without dynamic terms.
-
-        For dynamic fits each term conditions on the lags: y_it also enters period
-        t + 1 as a regressor, so this is leave-one-out of the conditional
-        likelihood given the lags, not of the joint model of all periods.
-
-        The result is kept on the fit: a second call (or `compare`) returns it
-        without recomputing. ``progress``: as in `fit`.
-        """
-        if method not in ("psis", "exact"):
-            raise ValueError(f"method must be 'psis' or 'exact', not {method!r}.")
-        if method not in self._loo:
-            self._loo[method] = self._compute_loo(method, progress)
-        result = self._loo[method]
-        if method == "psis":
-            self._warn_pareto(result)
-        return result
+    def _pareto_advice(self) -> str:
+        """Outliers point to Student-t errors; exact LOO where the fit stores it."""
+        return " (often outliers: compare with errors='student_t'); " + (
+            "fit.loo(method='exact') computes every term exactly for this fit."
+            if "loo_exact" in self.idata.constant_data
+            else "check them by K-fold cross-validation before trusting a close comparison."
+        )
 
     def _compute_loo(self, method: str, progress: bool | None):
         self._check_student_fe()
@@ -753,89 +678,3 @@ class SpatialFit:
             exact = self.idata.constant_data["loo_exact"].values
             return exact_elpd(result, exact)
         return result
-
-    def _warn_pareto(self, result) -> None:
-        """Warn naming the (unit, period) of observations with unreliable PSIS estimates."""
-        k = np.asarray(result["pareto_k"])
-        bad = np.flatnonzero(k > result["good_k"])  # min(1 - 1/log10 S, 0.7), as ArviZ
-        if bad.size:
-            labels = self.obs_labels()
-            named = ", ".join(str(labels[i]) for i in bad[:10])
-            more = f" and {bad.size - 10} more" if bad.size > 10 else ""
-            warnings.warn(
-                f"Pareto k > {result['good_k']:.2f} for {bad.size} observation(s) "
-                f"(unit, period): {named}{more}; "
-                "their PSIS estimates are unreliable (often outliers: compare with "
-                "errors='student_t'); "
-                + (
-                    "fit.loo(method='exact') computes every term exactly for this fit."
-                    if "loo_exact" in self.idata.constant_data
-                    else "check them by K-fold cross-validation before trusting a close comparison."
-                ),
-                SamplingWarning,
-                stacklevel=user_stacklevel(),
-            )
-        return result
-
-    def to_netcdf(self, path, log_likelihood: bool = True) -> object:
-        """Write the fit to ``path`` atomically; `load` gives back an equal fit.
-
-        ``log_likelihood=False`` leaves the pointwise log-likelihood out of the file
-        (draws x observations values: 400 MB for 4,000 draws of the NAT panel); a
-        fit loaded from it recomputes the values when LOO asks for them.
-        """
-        idata = self.idata if log_likelihood else without_group(self.idata, "log_likelihood")
-        return write_netcdf(idata, path)
-
-
-def load(path) -> SpatialFit:
-    """A fit saved with `SpatialFit.to_netcdf`."""
-    idata = read_netcdf(path)
-    if "model" not in idata.posterior.attrs:
-        raise ValueError(f"{path} holds an InferenceData that is not a bayespatial fit.")
-    return SpatialFit(idata)
-
-
-@float64
-def compare(fits, ic: str = "loo", method: str = "psis", progress: bool | None = None):
-    """LOO comparison table of fits on the same data (ArviZ ``compare``): elpd, se, weights.
-
-    ``fits``: a dict name -> fit, or a list of fits (named by their models, with
-    a suffix where a model repeats). ``method="exact"`` compares the exact
-    leave-one-out values (`SpatialFit.loo`). A fit's stored pointwise
-    log-likelihood and a LOO it has already computed are reused. ``progress``:
-    as in `bayespatial.fit`.
-    """
-    given = fits.values() if isinstance(fits, dict) else fits
-    odd = [type(f).__name__ for f in given if not isinstance(f, SpatialFit)]
-    if odd:
-        raise TypeError(f"compare takes fits from bsp.fit (a dict or a list); got {odd}.")
-    if not isinstance(fits, dict):
-        named = {}
-        for f in fits:
-            name, j = f.model, 2
-            while name in named:
-                name, j = f"{f.model}_{j}", j + 1
-            named[name] = f
-        fits = named
-    if len(fits) < 2:
-        raise ValueError(
-            f"compare needs at least two fits, e.g. {{'sar': f1, 'sem': f2}} or [f1, f2]; "
-            f"got {len(fits)}."
-        )
-    ys = [np.asarray(f.idata.observed_data["y"].values) for f in fits.values()]
-    if any(y.shape != ys[0].shape or not np.array_equal(y, ys[0]) for y in ys[1:]):
-        raise ValueError(
-            "fits compared by LOO must use the same observations of the same outcome; these "
-            f"have outcomes of shapes {[y.shape for y in ys]} or different values (a dynamic "
-            "model drops its first period; a transformed y is another outcome)."
-        )
-    with counter("LOO of the fits", len(fits), progress, unit="fit") as bar:
-        loos = {}
-        for name, f in fits.items():
-            if bar is not None:
-                bar.set_postfix_str(name)
-            loos[name] = f.loo(method=method, progress=progress)
-            if bar is not None:
-                bar.update(1)
-    return compare_idata(loos, ic)
