@@ -39,19 +39,9 @@ class Family(NamedTuple):
         """Name of the spatial parameter: "rho", "lam" or None."""
         return SPATIAL_PARAMETER.get(self.kind)
 
-    @property
-    def parameters(self) -> tuple[str, ...]:
-        """Posterior variables of the Gaussian family, in table order."""
-        names = ["beta", *(["theta"] if self.durbin else [])]
-        names += [self.spatial] if self.spatial else []
-        names += ["tau", "eta"] if self.dynamic else []
-        return (*names, "sigma")
 
-
-KINDS = ("none", "lag", "error")
-"""Kinds of spatial dependence."""
 SPATIAL_PARAMETER = {"lag": "rho", "error": "lam"}
-"""The parameter of each spatial kind."""
+"""The parameter of each spatial kind ("none" has none)."""
 
 FAMILIES = {
     f.name: f

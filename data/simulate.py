@@ -21,11 +21,14 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from bayespatial.data.errors import WeightsError
-from bayespatial.data.families import FAMILIES
+from bayespatial.data.families import FAMILIES, family
 from bayespatial.data.wmatrix import Weights
 
 MODELS = tuple(FAMILIES)
 """Families the simulator knows (`bayespatial.data.families`)."""
+FE_KINDS = ("none", "unit", "time", "twoway")
+"""Effects the simulator can add: the kinds of `bayespatial.engine.crossprod.FE_KINDS`
+(data/ does not import the engine; a test checks the two agree)."""
 
 
 class Simulation(NamedTuple):
@@ -95,11 +98,9 @@ def simulate(
     nu : float, optional
         Student-t errors sigma * t_nu instead of Gaussian ones (heavy tails).
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, not {model!r}.")
-    if fe not in ("none", "unit", "time", "twoway"):
+    spec = family(model)  # case-insensitive, aliases ("slm"); ValueError naming the families
+    if fe not in FE_KINDS:
         raise ValueError(f"fe must be 'none', 'unit', 'time' or 'twoway', not {fe!r}.")
-    spec = FAMILIES[model]
     uses = {
         "rho": spec.kind == "lag",
         "lam": spec.kind == "error",

@@ -9,6 +9,7 @@ interval for the spatial parameter, from the extreme real eigenvalues of W
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -24,6 +25,9 @@ _quoted = partial(listing, quote=True)
 
 DENSE_EIGEN_MAX_N = 1000
 """Largest n for which the extreme eigenvalues come from a dense solve."""
+DENSE_EIGEN_LIMIT = 5000
+"""Largest n for which `Weights.eigenvalues` runs a dense solve at all (as the exact
+log-determinant, `bayespatial.engine.logdet.EIGEN_MAX_N`)."""
 
 
 def _is_bipartite(m: sp.csr_matrix) -> bool:
@@ -205,14 +209,21 @@ class Weights:
     def _memo(self) -> dict:
         return {}
 
+    @cached_property
+    def _memo_lock(self) -> threading.RLock:
+        return threading.RLock()
+
     def memo(self, key, make):
         """``make()`` computed once per W and key, then reused (W is immutable).
 
-        What depends on W alone (its row-standardised form, log-determinant states,
-        spectral quadratures) is kept here, so that every fit on this W shares it.
+        What depends on W alone (its row-standardised form, the fits' W context,
+        `bayespatial.models.context`) is kept here, so that every fit on this W shares
+        it. Thread-safe: fits in threads on one W compute each entry once.
         """
         if key not in self._memo:
-            self._memo[key] = make()
+            with self._memo_lock:
+                if key not in self._memo:
+                    self._memo[key] = make()
         return self._memo[key]
 
     def rows_sum_to_one(self) -> bool:
@@ -301,6 +312,8 @@ class Weights:
     def eigenvalues(self) -> np.ndarray:
         """Every eigenvalue of W by a dense solve, O(n^3): computed once, then kept.
 
+        Raises for n > `DENSE_EIGEN_LIMIT` (a dense solve's memory and hours of time).
+
         Real and ascending when W is similar to a symmetric matrix (``symmetric_scale``:
         the eigenvalues of D^1/2 W D^-1/2, Ord 1975, JASA 70, 120-126), complex
         otherwise. The one dense spectrum of W: rho's interval, the exact
@@ -314,6 +327,12 @@ class Weights:
 
     @cached_property
     def _eigenvalues(self) -> np.ndarray:
+        if self.n > DENSE_EIGEN_LIMIT:
+            raise WeightsError(
+                f"all eigenvalues of a {self.n:,}-unit W need a dense {self.n:,} x {self.n:,} "
+                f"solve (limit {DENSE_EIGEN_LIMIT:,} units); use the sparse methods "
+                "(extreme_eigenvalues, or a log-determinant method other than 'eigen')."
+            )
         d = self.symmetric_scale()
         dense = self.sparse.toarray()
         if d is None:

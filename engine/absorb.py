@@ -116,7 +116,8 @@ def init(unit, time, fe: str = "twoway", direct_max: int = DIRECT_MAX) -> CellEf
     t, n_t = _codes(time)
     du, dt = _dummies(u, n_u), _dummies(t, n_t)
     graph = sp.bmat([[None, du.T @ dt], [dt.T @ du, None]], format="csr")
-    components = int(csgraph.connected_components(graph, directed=False)[0])
+    components, labels = csgraph.connected_components(graph, directed=False)
+    components = int(components)
     if fe == "none":
         return CellEffects(fe, n_cells, (n_u, n_t), components, 0)
     if fe in ("unit", "time"):
@@ -131,30 +132,30 @@ def init(unit, time, fe: str = "twoway", direct_max: int = DIRECT_MAX) -> CellEf
     count_b = np.asarray(db.sum(axis=0)).ravel()
     c = (db.T @ da).tocsr()  # (n_b, n_a) cell counts
     # one B-level per component is fixed at zero: the first level of each component
-    labels = csgraph.connected_components(graph, directed=False)[1]
     b_labels = labels[n_u:] if units_first else labels[:n_u]
     _, first = np.unique(b_labels, return_index=True)
     keep = np.setdiff1d(np.arange(n_b), first)
     db_r = db[:, keep].tocsr()
     if keep.size == 0:  # one level of B per component: B is absorbed by A already
         return CellEffects(fe, n_cells, (n_u, n_t), components, n_u + n_t - components, da, count_a)
+    c_r = c[keep].tocsr()  # (k, n_a): counts of the kept B-levels
     if keep.size <= direct_max:
-        s = np.diag(count_b) - (c @ sp.diags(1.0 / count_a) @ c.T).toarray()
-        factor = sla.cho_factor(s[np.ix_(keep, keep)], lower=True)
+        s_r = np.diag(count_b[keep]) - (c_r @ sp.diags(1.0 / count_a) @ c_r.T).toarray()
+        factor = sla.cho_factor(s_r, lower=True)
 
         def solve(rhs):
             return sla.cho_solve(factor, rhs)
 
     else:
-        scaled = (c @ sp.diags(1.0 / count_a)).tocsr()[keep]
-        c_r = c[keep].tocsr()
+        scaled = (c_r @ sp.diags(1.0 / count_a)).tocsr()
+        diag = count_b[keep] - np.asarray(c_r.multiply(scaled).sum(axis=1)).ravel()
 
         def matvec(x):
             return count_b[keep] * x - c_r @ (scaled.T @ x)
 
         op = spla.LinearOperator((keep.size, keep.size), matvec=matvec, dtype=float)
-        precond = spla.LinearOperator(
-            (keep.size, keep.size), matvec=lambda x: x / count_b[keep], dtype=float
+        precond = spla.LinearOperator(  # Jacobi: the diagonal of S_r
+            (keep.size, keep.size), matvec=lambda x: x / diag, dtype=float
         )
 
         def solve(rhs):

@@ -65,14 +65,19 @@ def check_row_stochastic(W) -> None:
 
 
 def init_quadrature(W, method: str = "auto") -> Quadrature:
-    """Spectral quadrature for W: exact eigenvalues up to 5,000 units, else probed Chebyshev.
+    """Spectral quadrature for W from the eigen or chebyshev log-determinant state.
+
+    ``method`` "auto" picks as `bayespatial.engine.logdet.choose` does.
 
     W must be row-stochastic (rows sum to one), as ``fit`` makes it by default.
     Fits share it through `bayespatial.models.context.WContext.quadrature`.
     """
     check_row_stochastic(W)
-    method = logdet.choose(W.n if hasattr(W, "n") else W.shape[0]) if method == "auto" else method
     return quadrature_from_state(logdet.init(W, method))
+
+
+QUADRATURE_METHODS = ("eigen", "chebyshev")
+"""Log-determinant methods whose state holds a spectral quadrature."""
 
 
 def quadrature_from_state(state) -> Quadrature:

@@ -43,7 +43,7 @@ from bayespatial.engine.logdet_stochastic import (
     init_taylor,
 )
 from bayespatial.engine.sparse import as_csr
-from bayespatial.engine.spectrum import Spectrum, dense_eigenvalues, symmetriser
+from bayespatial.engine.spectrum import DENSE_N, Spectrum, dense_eigenvalues, symmetriser
 
 __all__ = [
     "METHODS",
@@ -121,10 +121,9 @@ def _singular_part(rho, poles, xp=np):
 def _poles(W, spec, per_end: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``per_end`` eigenvalues of largest and of smallest real part (ARPACK, tight).
 
-    Dense (W's own eigenvalues, `dense_eigenvalues`) up to 2,000 units or when known.
+    Dense (W's own eigenvalues, `dense_eigenvalues`) up to `DENSE_N` units.
     """
-    known = W.known_eigenvalues() if hasattr(W, "known_eigenvalues") else None
-    if spec.n <= max(2 * per_end + 2, 2000) or known is not None:
+    if spec.n <= max(2 * per_end + 2, DENSE_N):
         ev = dense_eigenvalues(W)
         ev = ev[np.argsort(ev.real)]
         ev = np.concatenate([ev[:per_end], ev[-per_end:]]) if len(ev) > 2 * per_end else ev

@@ -48,7 +48,7 @@ LEVERAGE_ONE = (
     "undefined; use PSIS, which flags it, or drop that regressor"
 )
 BLOCK = 32768
-"""Observations per block of `pointwise` (a block's arrays stay in cache over the grid)."""
+"""Observations per block of `pointwise` (a unit of work for one thread)."""
 NEGLIGIBLE = 50.0
 """Grid points whose posterior weight is below e^-50 of the largest are skipped (near
 the ends of the interval A is nearly singular and they carry no mass)."""
@@ -74,11 +74,11 @@ def pointwise(
         log p(y_i | y_-i, r) = K(a, b) + 1/2 log v + (a - 1/2) log(b - c),
         K(a, b) = lgamma(a) - lgamma(a - 1/2) - 1/2 log(2 pi) - a log b,
 
-    two logarithms per observation (one BLAS product for x~'P^-1 and x~'m).
-    The sum over the grid is accumulated in place (log-add), so memory stays O(N).
-    Observations are processed in blocks of `BLOCK` (each block's arrays stay in
-    cache across the grid), on ``workers`` threads (numpy releases the GIL in its
-    loops; default: the CPUs this process may use).
+    two logarithms per observation and grid point (one BLAS product for x~'P^-1 and
+    x~'m), and a log-add that accumulates the sum over the grid in place, so memory
+    stays O(N). Observations are processed in blocks of `BLOCK` on ``workers``
+    threads (numpy releases the GIL in its loops; default: the CPUs this process may
+    use).
     """
     pn, mn, an, bn = post
     basis = np.asarray(basis, dtype=float)
@@ -126,8 +126,11 @@ def pointwise(
         return acc
 
     starts = range(0, N, BLOCK)
-    with ThreadPoolExecutor(max_workers=workers or _cpus()) as pool:
-        blocks = list(pool.map(lambda lo: block(lo, min(lo + BLOCK, N)), starts))
+    if len(starts) == 1:
+        blocks = [block(0, N)]
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers or _cpus(), len(starts))) as pool:
+            blocks = list(pool.map(lambda lo: block(lo, min(lo + BLOCK, N)), starts))
     out = -np.concatenate(blocks).reshape(T, n)
     if not np.all(np.isfinite(out)):
         raise FloatingPointError(LEVERAGE_ONE)

@@ -121,7 +121,7 @@ def run_cases(size: dict) -> list[dict]:
 
 
 def _platforms() -> list[str]:
-    """ "cpu", and the default platform when it is another (a GPU or TPU)."""
+    """The CPU, and the default platform when it is another (a GPU or TPU)."""
     probe = [sys.executable, "-c", "import jax; print(jax.default_backend())"]
     env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
     found = subprocess.run(probe, capture_output=True, text=True, env=env).stdout.strip()

@@ -14,6 +14,7 @@ Measured in BENCHMARKS.md ("Many fits on one W").
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,7 @@ from bayespatial.data.wmatrix import Weights
 from bayespatial.engine import logdet as logdet_engine
 from bayespatial.engine import sparse as sparse_engine
 from bayespatial.engine.effects import (
+    QUADRATURE_METHODS,
     Quadrature,
     check_row_stochastic,
     quadrature_from_state,
@@ -38,10 +40,18 @@ class WContext:
     """The weights every fit uses (row-standardised unless the caller standardised it)."""
     _cache: dict = field(default_factory=dict, repr=False)
 
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
     def _get(self, key, make):
         if key not in self._cache:
-            self._cache[key] = make()
+            with self._lock:  # fits in threads on one W build each entry once
+                if key not in self._cache:
+                    self._cache[key] = make()
         return self._cache[key]
+
+    def has_logdet(self, method: str) -> bool:
+        """Whether the state ``method`` ("auto" resolved) is already built (no work)."""
+        return ("logdet", logdet_engine.resolve(method, self.n)[0]) in self._cache
 
     @property
     def n(self) -> int:
@@ -72,7 +82,7 @@ class WContext:
         Held by an eigen or chebyshev state (``state``, the fit's own, costs nothing);
         for other methods, that of the method "auto" picks, shared with fits using it.
         """
-        if state is None or state.method not in ("eigen", "chebyshev"):
+        if state is None or state.method not in QUADRATURE_METHODS:
             check_row_stochastic(self.W)
             state = self.logdet("auto")
         return quadrature_from_state(state)

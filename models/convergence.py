@@ -9,10 +9,9 @@ Each check is a row ``check, target, value, threshold, ok``:
   wrong is the grid over the spatial parameter. ``grid_cdf_error`` is the Richardson
   estimate of the trapezoid CDF's largest error on that grid: F on every second
   node differs from F on all nodes by about three times the error of the latter
-  (the trapezoid rule's error is O(h^2) for a smooth integrand, which the grid's
-  grading towards an end holding mass keeps it; `bayespatial.engine.conjugate`). It
-  must stay below a hundredth of the Monte Carlo standard error of a CDF value,
-  0.5 / sqrt(S) for S draws, so the grid adds nothing visible to the draws' noise.
+  (the trapezoid rule's error is O(h^2) for a smooth density). It must stay below
+  a hundredth of the Monte Carlo standard error of a CDF value, 0.5 / sqrt(S) for S
+  draws, so the grid adds nothing visible to the draws' noise.
 
 The rows are stored as JSON in the fit's attrs (``diagnostics``), so a fit run in a
 worker process, saved and loaded keeps them; `SpatialFit.diagnostics` shows them.
@@ -72,18 +71,18 @@ def nuts_checks(draws: dict, stats: dict, labels: dict | None = None) -> list[di
     return rows
 
 
-def grid_checks(log_mass: np.ndarray, target: str, draws: int) -> list[dict]:
+def grid_checks(log_density: np.ndarray, target: str, draws: int) -> list[dict]:
     """``grid_cdf_error`` of the exact sampler's grid (module docstring); [] without a grid.
 
-    ``log_mass``: log p(r | y) dr/du on nodes uniform in u
-    (`bayespatial.engine.conjugate.ExactDraws.log_mass`).
+    ``log_density``: the unnormalised log posterior on the sampler's equally spaced
+    grid (`bayespatial.engine.conjugate.posterior_grid`); -inf where it is zero.
     """
-    log_mass = np.asarray(log_mass, dtype=float)
-    if log_mass.size < 5 or not np.all(np.isfinite(log_mass)):
+    log_density = np.asarray(log_density, dtype=float)
+    if log_density.size < 5 or np.isnan(log_density).any() or np.isposinf(log_density).any():
         return []
-    nodes = np.arange(log_mass.size, dtype=float)
-    fine = trapezoid_cdf(nodes, log_mass)[::2]
-    coarse = trapezoid_cdf(nodes[::2], log_mass[::2])
+    nodes = np.arange(log_density.size, dtype=float)  # equal spacing: dx cancels
+    fine = trapezoid_cdf(nodes, log_density)[::2]
+    coarse = trapezoid_cdf(nodes[::2], log_density[::2])
     error = float(np.max(np.abs(fine - coarse)) / 3.0)
     limit = GRID_SHARE_OF_MC * 0.5 / np.sqrt(draws)
     return [_row("grid_cdf_error", target, error, limit, error <= limit)]

@@ -254,6 +254,7 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
         spatial = config.priors.spatial
         interval = spatial.interval(bounds) if isinstance(spatial, Uniform) else bounds
         stage.step(f"log-determinant ({config.logdet}, n = {W.n:,})")
+        reused = ctx.has_logdet(config.logdet)  # its info's init_s was paid by an earlier fit
         state = ctx.logdet(config.logdet)
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     sampler, reason = choose_sampler(config)
@@ -295,6 +296,8 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     else:
         checks = []
     extra = {**extra, "diagnostics": convergence.to_attr(checks)}
+    if state is not None:
+        extra["logdet_reused"] = int(reused)
     timings = {
         "seconds_prepare": prepared - started,
         "seconds_sample": loo_started - prepared,
@@ -389,7 +392,7 @@ def _run_exact(config, design, cp, coef, state, interval, stable=None):
     total = config.chains * config.draws
     rng = np.random.default_rng(config.seed)
     out = _exact_batch(config, design, cp, coef, state, interval, total, rng)
-    grid = (out.grid, out.log_mass())  # the posterior of r the draws came from, per node
+    grid = (out.grid, out.log_density)  # the posterior of r the draws came from
     if stable is None:
         return _shape_exact(config, out), {}, {}, grid
     ok = np.asarray(stable(out.beta, out.spatial))
@@ -461,7 +464,7 @@ def _nig(config, cp, design, coef) -> NIGPrior:
     )
 
 
-def _exact_loo(config, design, ctx, Z, cp, coef, grid, log_mass) -> np.ndarray:
+def _exact_loo(config, design, ctx, Z, cp, coef, grid, log_density) -> np.ndarray:
     """Exact log p(y_it | y_-it) (T, n) by `bayespatial.engine.loo_exact` (no refits).
 
     Exact where the likelihood factors as p(y_-i | theta) p(y_i | y_-i, theta):
@@ -477,8 +480,8 @@ def _exact_loo(config, design, ctx, Z, cp, coef, grid, log_mass) -> np.ndarray:
         log_w = np.zeros(1)
     else:
         stride = max(1, (grid.size - 1) // EXACT_LOO_GRID)
-        grid, log_mass = grid[::stride], log_mass[::stride]  # nodes stay uniform in u
-        log_w = loo_exact.trapezoid_log_weights(np.arange(grid.size, dtype=float), log_mass)
+        grid, log_density = grid[::stride], log_density[::stride]
+        log_w = loo_exact.trapezoid_log_weights(grid, log_density)
     basis = init_basis(design.y, Z, ctx.operator(), kind, config.fe)
     post = posterior_terms(cp, _nig(config, cp, design, coef), grid, kind)
     return loo_exact.pointwise(
@@ -510,7 +513,7 @@ def _run_nuts(config, design, W, Z, cp, coef, state, interval, stable=None):
     draws = {k: samples[k] for k in names if k in samples}
     extra_attrs = {}
     if stable is not None and not enforce:
-        ok = np.asarray(stable(draws["coef"], draws["rho"]))
+        ok = np.asarray(stable(draws["coef"], draws[config.family.spatial]))
         extra_attrs = {"p_stationary": float(ok.mean()), "p_stationary_draws": ok.size}
     elif enforce and config.errors == "gaussian" and config.priors.is_conjugate():
         # P(stable | y) of the unrestricted posterior, from independent exact draws

@@ -117,7 +117,7 @@ def prior_predictive(
             r = rng.uniform(lo, hi, size=draws)
         elif isinstance(spec, BetaInterval):
             r = lo + (hi - lo) * rng.beta(spec.a, spec.b, size=draws)
-        params["rho" if kind == "lag" else "lam"] = r
+        params[config.family.spatial] = r
     T, n = design.y.shape
     eye = sp.identity(n, format="csc")
     A = W.sparse.tocsc()

@@ -108,16 +108,24 @@ class FitResult:
         says what each check means). Stored in ``attrs["diagnostics"]``, so they travel
         with the fit (netCDF, worker processes); warnings at fit time come from the
         same rows. A fit saved before they were recorded has its NUTS checks
-        recomputed from the stored draws.
+        recomputed from the stored draws (none for independent draws).
         """
         if "diagnostics" in self.attrs:
             return convergence.to_table(self.attrs["diagnostics"])
+        if "sample_stats" not in self.idata.groups():  # independent draws: nothing to recompute
+            return convergence.to_table(convergence.to_attr([]))
         stats = {}
-        if "sample_stats" in self.idata.groups() and "diverging" in self.idata.sample_stats:
+        if "diverging" in self.idata.sample_stats:
             stats = {"diverging": self.idata.sample_stats["diverging"].values}
         post = self.idata.posterior
         draws = {name: post[name].values for name in post.data_vars}
-        return convergence.to_table(convergence.to_attr(convergence.nuts_checks(draws, stats)))
+        labels = {
+            name: [str(v) for v in post[da.dims[2]].values]
+            for name, da in post.data_vars.items()
+            if da.ndim == 3
+        }
+        rows = convergence.nuts_checks(draws, stats, labels)
+        return convergence.to_table(convergence.to_attr(rows))
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, flattened over chains: (chains * draws, ...)."""

@@ -41,7 +41,9 @@ from bayespatial.models.design import lagged_name, regression_columns
 from bayespatial.models.progress import counter, note, track
 from bayespatial.models.result import FitResult, equal_tailed, register
 
-SCALARS = ("rho", "lam", "tau", "eta", "sigma", "nu")
+SCALARS = (*SPATIAL_PARAMETER.values(), "tau", "eta", "sigma", "nu")
+"""Scalar posterior variables, in table order: the spatial parameter (`bayespatial.data.families`),
+the dynamic terms, the error scale and Student-t degrees of freedom."""
 LOG_LIK_MAX_VALUES = 10**8
 """Largest draws x observations kept in ``idata.log_likelihood`` (800 MB in float64);
 above it LOO streams the pointwise log-likelihood by blocks of observations."""

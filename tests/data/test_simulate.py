@@ -52,3 +52,12 @@ def test_recovers_innovations(W, model):
 def test_rejects_rho_outside_interval(W):
     with pytest.raises(ValueError, match="outside the valid interval"):
         simulate("sar", W, rho=1.2)
+
+
+def test_simulator_knows_the_fixed_effects_and_families_the_models_fit():
+    from bayespatial.data import simulate as sim_module
+    from bayespatial.data.families import FAMILIES
+    from bayespatial.engine.crossprod import FE_KINDS
+
+    assert set(sim_module.FE_KINDS) == set(FE_KINDS)
+    assert tuple(FAMILIES) == sim_module.MODELS

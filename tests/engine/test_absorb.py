@@ -91,3 +91,22 @@ def test_bad_input_says_what_is_wrong():
         absorb.init(np.arange(3), np.arange(3), "firm")
     with pytest.raises(ValueError, match="the cells are 3"):
         absorb.init(np.arange(3), np.arange(3), "unit").annihilate(np.ones(4))
+
+
+@pytest.mark.parametrize("direct_max", [absorb.DIRECT_MAX, 0])
+def test_disconnected_with_units_the_smaller_factor_and_a_single_period(direct_max):
+    rng = np.random.default_rng(5)
+    cells = [(u, t) for u in range(4) for t in (range(15) if u < 2 else range(15, 30))]
+    unit, time = map(np.array, zip(*cells, strict=True))
+    v = rng.normal(size=(unit.size, 2))
+    state = absorb.init(unit, time, "twoway", direct_max=direct_max)
+    want, rank = _dummy_residuals(unit, time, v, "twoway")
+    assert (state.components, state.dof) == (2, rank)
+    np.testing.assert_allclose(state.annihilate(v), want, atol=1e-10)
+    # one period: its effect is the constant the unit effects already hold
+    unit1, time1 = np.arange(9), np.zeros(9, dtype=int)
+    v1 = rng.normal(size=9)
+    one = absorb.init(unit1, time1, "twoway", direct_max=direct_max)
+    want1, rank1 = _dummy_residuals(unit1, time1, v1, "twoway")
+    assert one.dof == rank1 == 9
+    np.testing.assert_allclose(one.annihilate(v1), want1, atol=1e-12)

@@ -20,7 +20,7 @@ def test_quick_run_writes_the_table_and_section(tmp_path):
     assert same["vs_first"].iloc[0] == 1.0
     # medians of 2 repetitions; each fit's parts never exceed its wall time
     parts = table[list(many_fits.PARTS)].sum(axis=1)
-    assert (parts <= table["seconds"] + 1e-3).all()
+    assert (parts <= table["seconds"] + 4 * 5e-4).all()  # each part rounded to 1 ms
     written = pd.read_csv(tmp_path / "out" / "many_fits.csv")
     assert len(written) == len(table)
     text = md.read_text()

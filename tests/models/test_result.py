@@ -49,9 +49,13 @@ def test_a_registered_kind_has_summary_loo_and_loads_as_itself(tmp_path):
     back = bsp.load(toy.to_netcdf(tmp_path / "toy.nc"))
     assert type(back) is ToyNormal
     assert back == toy
-    diag = toy.diagnostics()  # none recorded: recomputed from the draws, as ArviZ does
+    assert toy.diagnostics().empty  # none recorded, no sampler statistics: independent draws
+    mcmc = toy.idata.copy()
+    mcmc.add_groups(sample_stats={"diverging": np.zeros((4, 500), dtype=bool)})
+    diag = ToyNormal(mcmc).diagnostics()  # recomputed from the draws
     rhat = diag[diag["check"] == "r_hat"]["value"].item()
     assert rhat == pytest.approx(float(az.rhat(toy.idata.posterior["mu"].values)), rel=1e-12)
+    assert diag[diag["check"] == "divergences"]["value"].item() == 0
 
 
 def test_compare_ranks_results_of_any_kind_on_one_outcome():
