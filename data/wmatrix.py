@@ -1,7 +1,8 @@
 """The spatial weights object: a scipy.sparse CSR matrix with unit ids.
 
 `Weights` is small and immutable: every transformation (row-standardisation,
-re-ordering to a panel's units) returns a new object. It also knows its valid
+re-ordering to a panel's units) returns a new object, and its arrays are read-only,
+so what fits cache on it (`memo`, the W context) cannot go stale. It also knows its valid
 interval for the spatial parameter, from the extreme real eigenvalues of W
 (LeSage & Pace 2009, *Introduction to Spatial Econometrics*, sec. 4.1).
 """
@@ -76,6 +77,14 @@ class Weights:
         if not m.has_canonical_format:
             m = m.copy()
             m.sum_duplicates()
+        elif any(a.flags.writeable for a in (m.data, m.indices, m.indptr)):
+            m = m.copy()  # the caller's arrays stay theirs to change
+        for a in (m.data, m.indices, m.indptr):
+            a.flags.writeable = False  # what is cached on W (its context) cannot go stale
+        if self.scale is not None:
+            scale = np.array(self.scale, dtype=float)
+            scale.flags.writeable = False
+            object.__setattr__(self, "scale", scale)
         object.__setattr__(self, "sparse", m)
 
     @classmethod
@@ -92,7 +101,7 @@ class Weights:
             Units without neighbours raise by default; ``"keep"`` keeps them as
             zero rows (their spatial lag is 0).
         """
-        m = sp.csr_matrix(matrix, dtype=float)
+        m = sp.csr_matrix(matrix, dtype=float, copy=True)  # edited in place below
         m.sum_duplicates()
         m.eliminate_zeros()
         if m.shape[0] != m.shape[1]:

@@ -145,6 +145,16 @@ def fit(
         rows of the row-standardised W (their W y and W x are 0). Not with time
         effects, whose transformation needs every row to sum to one.
 
+    Returns
+    -------
+    SpatialFit
+        Its ``attrs`` record how it ran: ``seconds_prepare`` (W, data, log-determinant),
+        ``seconds_sample``, ``seconds_exact_loo``, ``seconds_log_likelihood`` (the
+        pointwise log-likelihood stored for LOO) and ``seconds_total`` (the full-panel
+        run's parts under the jackknife); ``logdet_reused`` (1 when the log-determinant
+        state came from an earlier fit on this W, whose ``init_s`` it reports);
+        ``diagnostics`` (`SpatialFit.diagnostics`).
+
     Raises
     ------
     BayespatialError

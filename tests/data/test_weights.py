@@ -186,3 +186,18 @@ def test_subset_restricts_links_and_checks():
     with pytest.raises(WeightsError, match="island"):
         W.subset([0, 4])
     assert W.subset([0, 4], islands="keep").islands == (0, 4)
+
+
+def test_weights_arrays_are_read_only_and_the_callers_stay_writeable():
+    """What a fit caches on W (its context) cannot go stale: W's arrays refuse edits,
+    while the matrix the caller passed in stays theirs to change."""
+    from bayespatial.data.wmatrix import Weights
+
+    given = sp.csr_matrix(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    W = Weights.from_sparse(given)
+    with pytest.raises(ValueError, match="read-only"):
+        W.sparse.data[0] = 5.0
+    given.data[0] = 2.0  # the caller's copy is untouched by the freeze
+    assert W.sparse.data[0] == 1.0
+    again = Weights.from_sparse(W.sparse)  # building from a frozen W works
+    assert again == W
