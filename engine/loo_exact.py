@@ -55,7 +55,14 @@ the ends of the interval A is nearly singular and they carry no mass)."""
 
 
 def pointwise(
-    basis: np.ndarray, qpoly: np.ndarray, kind: str, grid, log_weights, post, workers=None
+    basis: np.ndarray,
+    qpoly: np.ndarray,
+    kind: str,
+    grid,
+    log_weights,
+    post,
+    workers=None,
+    closed_form: bool = True,
 ):
     """Exact log p(y_it | y_-it) (T, n) for a Gaussian lag/error model.
 
@@ -78,7 +85,8 @@ def pointwise(
     x~'m), and a log-add that accumulates the sum over the grid in place, so memory
     stays O(N). Observations are processed in blocks of `BLOCK` on ``workers``
     threads (numpy releases the GIL in its loops; default: the CPUs this process may
-    use).
+    use). For the lag model each grid point costs O(N) (`_lag_polynomials`;
+    ``closed_form=False`` takes the general O(N p^2) path, as the error model does).
     """
     pn, mn, an, bn = post
     basis = np.asarray(basis, dtype=float)
@@ -107,7 +115,7 @@ def pointwise(
         for g in keep
     ]
 
-    def block(lo: int, hi: int) -> np.ndarray:
+    def general_block(lo: int, hi: int) -> np.ndarray:
         acc = None
         for r, proj_m, b, shift in points:
             q = q_part[0, lo:hi] + r * q_part[1, lo:hi] + r**2 * q_part[2, lo:hi]
@@ -125,6 +133,25 @@ def pointwise(
             acc = term if acc is None else np.logaddexp(acc, term, out=acc)
         return acc
 
+    poly = None
+    if kind == "lag" and closed_form:  # O(N) per grid point (`_lag_polynomials`)
+        poly = _lag_polynomials(y_part, z_part, q_part, pn, mn, r_all, keep)
+    if poly is not None:
+
+        def poly_block(lo: int, hi: int) -> np.ndarray:
+            (v0, v1, v2), (e0, e1, e2), (q0, q1, q2) = (c[:, lo:hi] for c in poly)
+            acc = None
+            for r, _, b, shift in points:
+                v = v0 + r * (v1 + r * v2)
+                if np.any(v <= LEVERAGE_GAP * (q0 + r * (q1 + r * q2))):
+                    raise FloatingPointError(LEVERAGE_ONE)
+                resid = e0 + r * (e1 + r * e2)
+                b_del = b - resid**2 / (2.0 * v)
+                term = shift - 0.5 * np.log(v) - a_del * np.log(b_del)
+                acc = term if acc is None else np.logaddexp(acc, term, out=acc)
+            return acc
+
+    block = general_block if poly is None else poly_block
     starts = range(0, N, BLOCK)
     if len(starts) == 1:
         blocks = [block(0, N)]
@@ -135,6 +162,37 @@ def pointwise(
     if not np.all(np.isfinite(out)):
         raise FloatingPointError(LEVERAGE_ONE)
     return out
+
+
+def _lag_polynomials(y_part, z_part, q_part, pn, mn, grid, keep):
+    """For the lag model, v(r) and the residual as quadratics in r per observation, or None.
+
+    With B = I - r W acting on y only, P_n = P0 + Z'M Z does not depend on r and
+    m_n(r) = m_a - r m_b is linear in r (`bayespatial.engine.conjugate.posterior_terms`).
+    With x~ = a - r b and A = P_n^-1,
+
+        v(r) = Q_ii(r) - x~'A x~ = (q0 - a'Aa) + r (q1 + 2 a'Ab) + r^2 (q2 - b'Ab),
+        e(r) = y~(r) - x~'m_n(r) = (y0 - a'm_a) + r (a'm_b + b'm_a - y1) + r^2 (y2 - b'm_b),
+
+    so each grid point costs O(N) instead of O(N p^2). None when P_n varies or m_n is
+    not linear over the grid (then the general path runs).
+    """
+    g0, gm, g1 = keep[0], keep[len(keep) // 2], keep[-1]
+    scale = np.abs(pn[g0]).max()
+    if not all(np.allclose(pn[g], pn[g0], rtol=1e-10, atol=1e-12 * scale) for g in (gm, g1)):
+        return None
+    r0, r1 = grid[g0], grid[g1]
+    m_b = (mn[g0] - mn[g1]) / (r1 - r0) if g1 != g0 else np.zeros_like(mn[g0])
+    m_a = mn[g0] + r0 * m_b
+    if not np.allclose(mn[gm], m_a - grid[gm] * m_b, rtol=1e-9, atol=1e-12):
+        return None
+    A = np.linalg.inv(pn[g0])
+    a, b = z_part[0], z_part[1]
+    aA, bA = a @ A, b @ A
+    c0, c1, c2 = (np.einsum("ij,ij->i", u, w) for u, w in ((aA, a), (aA, b), (bA, b)))
+    v = np.stack([q_part[0] - c0, q_part[1] + 2 * c1, q_part[2] - c2])
+    e = np.stack([y_part[0] - a @ m_a, a @ m_b + b @ m_a - y_part[1], y_part[2] - b @ m_b])
+    return v, e, q_part
 
 
 def _cpus() -> int:

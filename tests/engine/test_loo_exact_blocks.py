@@ -28,3 +28,31 @@ def test_blocks_on_threads_equal_one_block(model, monkeypatch):
     monkeypatch.setattr(loo_exact, "BLOCK", 7)
     split = original(*seen["args"], workers=3)
     np.testing.assert_allclose(split, whole, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("model", ["sar", "sdm"])
+def test_lag_closed_form_equals_the_general_path(model, monkeypatch):
+    """The lag model's per-observation quadratics in r give the values of the general
+    path (a P_n^-1 product per grid point) to rounding."""
+    seen = {}
+    original = loo_exact.pointwise
+
+    def spy(*args, **kwargs):
+        seen["args"] = args
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loo_exact, "pointwise", spy)
+    W = weights.lattice(7, 6).row_standardize()
+    sim = simulate("sdm", W, T=4, rho=0.5, theta=[0.4, -0.2], seed=8)
+    bsp.fit(model, "y ~ x1 + x2", sim.frame, W, unit="unit", time="time", fe="unit", draws=200)
+    assert seen["args"][2] == "lag"
+    used = []
+    polynomials = loo_exact._lag_polynomials
+    monkeypatch.setattr(
+        loo_exact, "_lag_polynomials", lambda *a: used.append(polynomials(*a)) or used[-1]
+    )
+    closed = original(*seen["args"])
+    assert len(used) == 1
+    assert used[0] is not None  # P_n constant and m_n linear: the closed form ran
+    general = original(*seen["args"], closed_form=False)
+    np.testing.assert_allclose(closed, general, rtol=1e-10, atol=1e-10)
