@@ -368,7 +368,7 @@ class Weights:
     @cached_property
     def _extremes(self) -> tuple[float, float]:
         d = self.symmetric_scale()
-        if self.n <= DENSE_EIGEN_MAX_N or self.known_eigenvalues() is not None:
+        if self.n <= DENSE_EIGEN_MAX_N:  # by n alone: the result never depends on what ran before
             ev = self.eigenvalues()
             ev = ev if d is not None else ev[np.abs(ev.imag) < 1e-10].real
             return float(ev.min()), float(ev.max())

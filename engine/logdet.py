@@ -26,6 +26,7 @@ rather than bounded. Measured errors and times: BENCHMARKS.md.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import jax.numpy as jnp
 import numpy as np
@@ -230,11 +231,7 @@ def resolve(method: str, n: int) -> tuple[str, str | None]:
 
 def with_reason(state: LogDetState, why: str | None) -> LogDetState:
     """The state with ``auto``'s choice recorded in its ``info`` (unchanged when None)."""
-    if why is None:
-        return state
-    return LogDetState(
-        state.method, state.n, state.bound, state.params, (*state.info, ("auto", why))
-    )
+    return state if why is None else replace(state, info=(*state.info, ("auto", why)))
 
 
 def init(W, method: str = "auto", **options) -> LogDetState:

@@ -46,6 +46,7 @@ import pandas as pd
 from bayespatial.experiments.outputs import (
     markdown,
     parser,
+    rerun_command,
     source_revision,
     update_section,
     write_atomic,
@@ -185,9 +186,7 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     console = Console()
     table = measure(args, console.log)
     write_table(table, args.out / "gpu_benchmark.csv", digits=3)
-    command = "python -m bayespatial.experiments.gpu_benchmark --out out/gpu"
-    command += " --quick" if args.quick else ""
-    command += f" --markdown {args.markdown.name}" if args.markdown is not None else ""
+    command = rerun_command("gpu_benchmark", "out/gpu", quick=args.quick, markdown=args.markdown)
     section = to_markdown(table, command, args.quick)
     if args.markdown is not None:
         update_section(args.markdown, HEADING, section)

@@ -24,6 +24,7 @@ import pandas as pd
 from bayespatial.experiments.outputs import (
     markdown,
     parser,
+    rerun_command,
     source_revision,
     update_section,
     write_atomic,
@@ -263,9 +264,9 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
             table.to_csv(args.out / "logdet.csv.tmp", index=False)
             os.replace(args.out / "logdet.csv.tmp", args.out / "logdet.csv")  # partial results kept
     table = pd.DataFrame(rows)
-    command = "python -m bayespatial.experiments.logdet_benchmark --out out/logdet"
-    command += " --quick" if args.quick else ""
-    command += f" --markdown {args.markdown.name}" if args.markdown is not None else ""
+    command = rerun_command(
+        "logdet_benchmark", "out/logdet", quick=args.quick, markdown=args.markdown
+    )
     section = to_markdown(table, command)
     write_atomic(args.out / "logdet.md", section)
     if args.markdown is not None:

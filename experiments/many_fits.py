@@ -38,6 +38,7 @@ import pandas as pd
 from bayespatial.experiments.outputs import (
     markdown,
     parser,
+    rerun_command,
     source_revision,
     update_section,
     write_table,
@@ -68,7 +69,7 @@ def _fresh(W):
     """A copy of W that shares nothing computed on W (what a new session would load)."""
     from bayespatial.data.wmatrix import Weights
 
-    return Weights.from_sparse(W.sparse.copy(), W.ids)
+    return Weights.from_sparse(W.sparse, W.ids)  # from_sparse copies: nothing shared
 
 
 def _designs(args):
@@ -223,9 +224,7 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     table = measure(args, console.log)
     args.out.mkdir(parents=True, exist_ok=True)
     write_table(table, args.out / "many_fits.csv", digits=3)
-    command = "python -m bayespatial.experiments.many_fits --out out/many_fits"
-    command += " --quick" if args.quick else ""
-    command += f" --markdown {args.markdown.name}" if args.markdown is not None else ""
+    command = rerun_command("many_fits", "out/many_fits", quick=args.quick, markdown=args.markdown)
     section = to_markdown(table, command)
     if args.markdown is not None:
         update_section(args.markdown, HEADING, section)

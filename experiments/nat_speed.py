@@ -40,6 +40,7 @@ import pandas as pd
 from bayespatial.experiments.outputs import (
     markdown,
     parser,
+    rerun_command,
     source_revision,
     update_section,
     write_atomic,
@@ -252,8 +253,7 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     table["ess"] = table["ess"].astype(float)
     args.out.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out / "nat_speed.csv", table.to_csv(index=False))
-    command = "python -m bayespatial.experiments.nat_speed --out out/nat_speed"
-    command += f" --markdown {args.markdown.name}" if args.markdown is not None else ""
+    command = rerun_command("nat_speed", "out/nat_speed", markdown=args.markdown)
     section = to_markdown(table, command, note)
     write_atomic(args.out / "nat_speed.md", section)
     if args.markdown is not None:

@@ -32,6 +32,7 @@ import pandas as pd
 from bayespatial.experiments.outputs import (
     markdown,
     parser,
+    rerun_command,
     source_revision,
     update_section,
     write_atomic,
@@ -270,11 +271,15 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     table = summarise(raw)
     write_table(table, args.out / f"nickell_{args.design}_T{args.T}.csv")
     seconds = raw.drop_duplicates("rep")["seconds"].sum()  # fitting time of these reps
-    command = "python -m bayespatial.experiments.nickell_bias --out out/nickell"
-    command += " --quick" if args.quick else f" --reps {reps}"
-    command += f" --T {args.T}" if args.T != 20 else ""
-    command += f" --design {args.design}" if args.design != "northeast" else ""
-    command += f" --markdown {args.markdown.name}" if args.markdown is not None else ""
+    command = rerun_command(
+        "nickell_bias",
+        "out/nickell",
+        "" if args.quick else f"--reps {reps}",
+        f"--T {args.T}" if args.T != 20 else "",
+        f"--design {args.design}" if args.design != "northeast" else "",
+        quick=args.quick,
+        markdown=args.markdown,
+    )
     where = (
         "north-eastern cities, inverse-distance W"
         if args.design == "northeast"

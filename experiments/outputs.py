@@ -126,6 +126,21 @@ def source_revision() -> str:
     return head + (" + changes" if dirty else "")
 
 
+def rerun_command(
+    name: str, out: str, *options: str, quick: bool = False, markdown: Path | None = None
+) -> str:
+    """The command that reruns experiment ``name``, as its BENCHMARKS.md section quotes it.
+
+    ``options`` (e.g. "--reps 200") come after ``--out`` and ``--quick``; ``--markdown``
+    names the file only, as the section lives in it.
+    """
+    parts = [f"python -m bayespatial.experiments.{name} --out {out}"]
+    parts += ["--quick"] if quick else []
+    parts += [o for o in options if o]
+    parts += [f"--markdown {Path(markdown).name}"] if markdown is not None else []
+    return " ".join(parts)
+
+
 def update_section(path: Path, heading: str, section: str) -> None:
     """Replace (or append) the section starting with ``heading`` in a Markdown file."""
     path = Path(path)

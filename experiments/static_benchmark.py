@@ -46,6 +46,7 @@ import pandas as pd
 from bayespatial.experiments.outputs import (
     markdown,
     parser,
+    rerun_command,
     source_revision,
     update_section,
     write_atomic,
@@ -424,10 +425,13 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
         console.log(rows[-1])
     table = pd.DataFrame(rows)
     write_atomic(args.out / "static.csv", table.to_csv(index=False))
-    command = "python -m bayespatial.experiments.static_benchmark --out out/static"
-    command += " --quick" if args.quick else ""
-    command += f" --markdown {args.markdown.name}" if args.markdown is not None else ""
-    command += f" --cases {args.cases}" if args.cases else ""
+    command = rerun_command(
+        "static_benchmark",
+        "out/static",
+        f"--cases {args.cases}" if args.cases else "",
+        quick=args.quick,
+        markdown=args.markdown,
+    )
     sections = {}
     if (table["path"] != "loo").any():
         sections[HEADING] = to_markdown(table[table["path"] != "loo"], command)

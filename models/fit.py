@@ -506,14 +506,16 @@ def _run_nuts(config, design, W, Z, cp, coef, state, interval, stable=None):
         model, rows = student.student_model, student.transformed_rows(design.y, Z, W, config.fe)
     enforce = stable is not None and config.stationarity == "enforce"
     data = ModelData(
-        cp,
-        coef,
-        sigma2_prior(config, cp, design),
-        config.kind,
-        None if config.kind == "none" else spatial_distribution(config.priors.spatial, interval),
-        None if state is None else partial(logdet_engine.apply, state),
-        stable if enforce else None,
-        rows,
+        cp=cp,
+        coef=coef,
+        sigma2_prior=sigma2_prior(config, cp, design),
+        kind=config.kind,
+        spatial_prior=None
+        if config.kind == "none"
+        else spatial_distribution(config.priors.spatial, interval),
+        logdet=None if state is None else partial(logdet_engine.apply, state),
+        constraint=stable if enforce else None,
+        rows=rows,
     )
     with numpyro.validation_enabled(False):
         samples, stats = nuts_run(model, config, data)

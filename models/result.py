@@ -132,15 +132,12 @@ class FitResult:
         values = self.idata.posterior[name].values
         return values.reshape(-1, *values.shape[2:])
 
-    def summary(self, ci: float | None = None) -> pd.DataFrame:
-        """Tidy table of every posterior variable: parameter, term, mean, sd, lower, upper, ...
+    def _rows(self):
+        """(parameter, term, draws (chain, draw)) for each column of every posterior variable.
 
-        Columns parameter, term, mean, sd, lower, upper, ess_bulk, r_hat; ``term`` holds
-        the column's coordinate labels (the variable's name for a scalar). Kinds of
-        result replace it with their own terms (`SpatialFit.summary`).
+        ``term`` holds the column's coordinate labels (the variable's name for a scalar).
+        Kinds of result name their own terms (`SpatialFit._rows`).
         """
-        ci = self.attrs.get("ci", 0.95) if ci is None else ci
-        rows = []
         for name, da in self.idata.posterior.data_vars.items():
             dims = [d for d in da.dims if d not in ("chain", "draw")]
             values = da.values.reshape(*da.shape[:2], -1)
@@ -150,21 +147,51 @@ class FitResult:
                 cells = zip(*(g.ravel() for g in grids), strict=True)
                 labels = [",".join(map(str, cell)) for cell in cells]
             for j, term in enumerate(labels):
-                v = values[..., j]
-                lo, hi = equal_tailed(v, ci)
-                ess, rhat = ess_rhat(v)
-                rows.append(
-                    {
-                        "parameter": name,
-                        "term": term,
-                        "mean": float(v.mean()),
-                        "sd": float(v.std(ddof=1)),
-                        "lower": lo,
-                        "upper": hi,
-                        "ess_bulk": ess,
-                        "r_hat": rhat,
-                    }
-                )
+                yield name, term, values[..., j]
+
+    def posterior_draws(self) -> pd.DataFrame:
+        """Every draw as a row (columns chain, draw, then one per `summary` term).
+
+        A flat table for other software (e.g. ``.to_csv`` for Stata's ``import
+        delimited``); columns are named as the ``term`` column of `summary`.
+        """
+        post = self.idata.posterior
+        chains, draws = post.sizes["chain"], post.sizes["draw"]
+        columns = {
+            "chain": np.repeat(np.arange(chains), draws),
+            "draw": np.tile(np.arange(draws), chains),
+        }
+        for _, term, values in self._rows():
+            columns[term] = np.asarray(values).reshape(-1)
+        return pd.DataFrame(columns)
+
+    def summary(self, ci: float | None = None) -> pd.DataFrame:
+        """Tidy table: parameter, term, mean, sd, lower, upper, ess_bulk, r_hat (`_rows`).
+
+        For the exact sampler (``attrs["sampler"] == "exact"``) the draws are
+        independent, so ``ess_bulk`` is the number of draws (not an estimate; ArviZ's
+        would scatter around it), and r_hat compares chains of independent draws.
+        """
+        ci = self.attrs.get("ci", 0.95) if ci is None else ci
+        independent = self.attrs.get("sampler") == "exact"
+        rows = []
+        for parameter, term, values in self._rows():
+            lo, hi = equal_tailed(values, ci)
+            ess, rhat = ess_rhat(values)
+            if independent and np.isfinite(ess):
+                ess = float(values.size)
+            rows.append(
+                {
+                    "parameter": parameter,
+                    "term": term,
+                    "mean": float(values.mean()),
+                    "sd": float(values.std(ddof=1)),
+                    "lower": lo,
+                    "upper": hi,
+                    "ess_bulk": ess,
+                    "r_hat": rhat,
+                }
+            )
         return pd.DataFrame(rows)
 
     def log_likelihood(self, **_) -> np.ndarray:

@@ -31,7 +31,6 @@ from bayespatial.engine.turning import summarise
 from bayespatial.models.arviz_io import (
     add_log_likelihood,
     elpd_data,
-    ess_rhat,
     exact_elpd,
     relative_ess,
     to_idata,
@@ -210,6 +209,7 @@ class SpatialFit(FitResult):
         )
 
     def _rows(self):
+        """Coefficients by term, W-lagged terms as ``W_x``, then the scalars and sigma2."""
         post = self.idata.posterior
         terms = [str(t) for t in post["term"].values]
         lagged = set(self.durbin_terms)
@@ -225,51 +225,13 @@ class SpatialFit(FitResult):
             if name == "sigma":
                 yield "sigma2", "sigma2", post[name].values ** 2
 
-    def posterior_draws(self) -> pd.DataFrame:
-        """Every draw as a row (columns chain, draw, then one per `summary` term).
-
-        A flat table for other software (e.g. ``.to_csv`` for Stata's ``import
-        delimited``); columns are named as the ``term`` column of `summary`.
-        """
-        post = self.idata.posterior
-        chains, draws = post.sizes["chain"], post.sizes["draw"]
-        columns = {
-            "chain": np.repeat(np.arange(chains), draws),
-            "draw": np.tile(np.arange(draws), chains),
-        }
-        for _, term, values in self._rows():
-            columns[term] = np.asarray(values).reshape(-1)
-        return pd.DataFrame(columns)
-
     def summary(self, ci: float | None = None) -> pd.DataFrame:
-        """Tidy table: parameter, term, mean, sd, lower, upper, ess_bulk, r_hat.
+        """`FitResult.summary` by term (`_rows`), with sigma2 in its own row.
 
-        sigma2 (= sigma^2, as the peers report it) has its own row. For the exact
-        sampler the draws are independent, so ``ess_bulk`` is the number of draws
-        (not an estimate; ArviZ's would scatter around it), and r_hat compares
-        chains of independent draws.
+        sigma2 = sigma^2, as the peers report it; dynamic fits record their
+        Nickell-bias treatment in the table's attrs.
         """
-        ci = self.attrs["ci"] if ci is None else ci
-        independent = self.attrs["sampler"] == "exact"
-        rows = []
-        for parameter, term, values in self._rows():
-            lo, hi = equal_tailed(values, ci)
-            ess, rhat = ess_rhat(values)
-            if independent and np.isfinite(ess):
-                ess = float(values.size)
-            rows.append(
-                {
-                    "parameter": parameter,
-                    "term": term,
-                    "mean": float(values.mean()),
-                    "sd": float(values.std(ddof=1)),
-                    "lower": lo,
-                    "upper": hi,
-                    "ess_bulk": ess,
-                    "r_hat": rhat,
-                }
-            )
-        table = pd.DataFrame(rows)
+        table = super().summary(ci)
         if "bias_correction" in self.attrs:  # dynamic fits: which Nickell-bias treatment
             table.attrs["bias_correction"] = self.attrs["bias_correction"]
         return table

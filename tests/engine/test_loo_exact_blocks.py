@@ -8,25 +8,31 @@ from bayespatial.data import weights
 from bayespatial.data.simulate import simulate
 from bayespatial.engine import loo_exact
 
+ORIGINAL = loo_exact.pointwise
+
+
+def _inputs(monkeypatch, model, sim, W, **kw):
+    """The arguments a fit passes to `loo_exact.pointwise` (captured, then computed again)."""
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen["args"] = args
+        return ORIGINAL(*args, **kwargs)
+
+    monkeypatch.setattr(loo_exact, "pointwise", spy)
+    bsp.fit(model, "y ~ x1 + x2", sim.frame, W, unit="unit", time="time", draws=200, **kw)
+    return seen["args"]
+
 
 @pytest.mark.parametrize("model", ["sar", "sem"])
 def test_blocks_on_threads_equal_one_block(model, monkeypatch):
     """The single-block values are checked against dense oracles in tests/models/test_loo.py;
     blocks of 7 observations on 3 threads must reproduce them to rounding."""
-    seen = {}
-    original = loo_exact.pointwise
-
-    def spy(*args, **kwargs):
-        seen["args"] = args
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(loo_exact, "pointwise", spy)
     W = weights.lattice(6, 6).row_standardize()
-    sim = simulate(model, W, T=3, rho=0.4, lam=0.4, seed=4)
-    bsp.fit(model, "y ~ x1 + x2", sim.frame, W, unit="unit", time="time", draws=200)
-    whole = original(*seen["args"])
+    args = _inputs(monkeypatch, model, simulate(model, W, T=3, rho=0.4, lam=0.4, seed=4), W)
+    whole = ORIGINAL(*args)
     monkeypatch.setattr(loo_exact, "BLOCK", 7)
-    split = original(*seen["args"], workers=3)
+    split = ORIGINAL(*args, workers=3)
     np.testing.assert_allclose(split, whole, rtol=1e-13, atol=1e-13)
 
 
@@ -34,25 +40,17 @@ def test_blocks_on_threads_equal_one_block(model, monkeypatch):
 def test_lag_closed_form_equals_the_general_path(model, monkeypatch):
     """The lag model's per-observation quadratics in r give the values of the general
     path (a P_n^-1 product per grid point) to rounding."""
-    seen = {}
-    original = loo_exact.pointwise
-
-    def spy(*args, **kwargs):
-        seen["args"] = args
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(loo_exact, "pointwise", spy)
     W = weights.lattice(7, 6).row_standardize()
     sim = simulate("sdm", W, T=4, rho=0.5, theta=[0.4, -0.2], seed=8)
-    bsp.fit(model, "y ~ x1 + x2", sim.frame, W, unit="unit", time="time", fe="unit", draws=200)
-    assert seen["args"][2] == "lag"
+    args = _inputs(monkeypatch, model, sim, W, fe="unit")
+    assert args[2] == "lag"
     used = []
     polynomials = loo_exact._lag_polynomials
     monkeypatch.setattr(
         loo_exact, "_lag_polynomials", lambda *a: used.append(polynomials(*a)) or used[-1]
     )
-    closed = original(*seen["args"])
+    closed = ORIGINAL(*args)
     assert len(used) == 1
     assert used[0] is not None  # P_n constant and m_n linear: the closed form ran
-    general = original(*seen["args"], closed_form=False)
+    general = ORIGINAL(*args, closed_form=False)
     np.testing.assert_allclose(closed, general, rtol=1e-10, atol=1e-10)

@@ -35,7 +35,7 @@ def panel():
 
 def test_later_fits_on_one_w_initialise_nothing_again(panel, counted):
     df, W = panel
-    raw = weights.from_sparse(W.sparse.copy(), W.ids)  # nothing computed on it yet
+    raw = weights.from_sparse(W.sparse, W.ids)  # nothing computed on it yet
     for model in ("sar", "sem", "sdm", "sar"):
         bsp.fit(model, "y ~ x1 + x2", df, raw, **KW)
     assert counted == ["eigen"]  # "auto" resolved once, shared by every fit and the effects
@@ -44,7 +44,7 @@ def test_later_fits_on_one_w_initialise_nothing_again(panel, counted):
 
 def test_auto_and_the_method_it_picks_are_one_state(panel, counted):
     _, W = panel
-    ctx = context(weights.from_sparse(W.sparse.copy(), W.ids).row_standardize())
+    ctx = context(weights.from_sparse(W.sparse, W.ids).row_standardize())
     auto = ctx.logdet("auto")
     explicit = ctx.logdet("eigen")
     assert counted == ["eigen"]
@@ -57,7 +57,7 @@ def test_other_methods_take_the_effects_quadrature_of_the_auto_state(panel, coun
     """A lu_grid fit's effects come from the quadrature the auto method holds (eigen here:
     W's eigenvalues, each weighing 1/n), with no third initialisation for them."""
     df, W = panel
-    raw = weights.from_sparse(W.sparse.copy(), W.ids)
+    raw = weights.from_sparse(W.sparse, W.ids)
     fit = bsp.fit("sdm", "y ~ x1 + x2", df, raw, logdet="lu_grid", **KW)
     assert counted == ["lu_grid", "eigen"]
     bsp.fit("sar", "y ~ x1 + x2", df, raw, logdet="lu_grid", **KW)
@@ -73,7 +73,7 @@ def test_one_dense_eigen_solve_serves_every_use(panel):
     """W's dense eigenvalues (a fit's interval, the eigen log-determinant) are one solve,
     equal to numpy's eigenvalues of the dense matrix."""
     _, W = panel
-    Wr = weights.from_sparse(W.sparse.copy(), W.ids).row_standardize()
+    Wr = weights.from_sparse(W.sparse, W.ids).row_standardize()
     lo, hi = Wr.extreme_eigenvalues()
     ev = Wr.known_eigenvalues()
     assert ev is not None
