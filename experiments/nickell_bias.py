@@ -219,6 +219,25 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def saved_replications(path: Path, revision: str, log=print) -> pd.DataFrame:
+    """Rows saved by an earlier run of this code under the current default priors.
+
+    ``code`` and ``priors`` are read as text: a commit id of digits only
+    ("3315476") would otherwise come back as a number and never match.
+    """
+    if not path.exists():
+        return pd.DataFrame()
+    raw = pd.read_csv(path, dtype={"code": str, "priors": str})
+    from bayespatial.priors.spec import Priors
+
+    current = (raw.get("priors", pd.Series("", index=raw.index)) == repr(Priors())) & (
+        raw.get("code", pd.Series("", index=raw.index)) == revision
+    )
+    if not current.all():
+        log(f"dropping {int((~current).sum())} saved rows of other code or priors")
+    return raw[current]
+
+
 def main(args: argparse.Namespace) -> pd.DataFrame:
     """Run the replications (resumable: raw.csv keeps finished ones) and write the table."""
     import jax
@@ -244,17 +263,8 @@ def main(args: argparse.Namespace) -> pd.DataFrame:
     console.log(study_note)
     reps = 20 if args.quick else args.reps
     raw_path = args.out / f"raw_{args.design}_T{args.T}.csv"  # one per design: resume is per design
-    raw = pd.read_csv(raw_path) if raw_path.exists() else pd.DataFrame()
     revision = source_revision() or "unknown"
-    if len(raw):  # resume only replications of this code, under the current default priors
-        from bayespatial.priors.spec import Priors
-
-        current = (raw.get("priors", pd.Series("", index=raw.index)) == repr(Priors())) & (
-            raw.get("code", pd.Series("", index=raw.index)) == revision
-        )
-        if not current.all():
-            console.log(f"dropping {int((~current).sum())} saved rows of other code or priors")
-        raw = raw[current]
+    raw = saved_replications(raw_path, revision, console.log)
     done = set(raw["rep"]) if len(raw) else set()
     for rep in range(reps):
         if rep in done:

@@ -17,3 +17,16 @@ def test_smoke_two_replications_and_resume(tmp_path):
     again = nickell_bias.main(nickell_bias.parse_args(argv))  # resumes: nothing refitted
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "raw_northeast_T20.csv"), raw)
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_saved_rows_of_a_commit_with_digits_only_are_resumed(tmp_path):
+    from bayespatial.priors.spec import Priors
+
+    path = tmp_path / "raw.csv"
+    rows = pd.DataFrame(
+        {"rep": [0, 1], "code": ["3315476", "abc1234"], "priors": [repr(Priors())] * 2}
+    )
+    rows.to_csv(path, index=False)
+    kept = nickell_bias.saved_replications(path, "3315476", log=lambda _: None)
+    assert list(kept["rep"]) == [0]
+    assert nickell_bias.saved_replications(tmp_path / "none.csv", "x").empty
