@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bayespatial.data.errors import PanelError, listing
+from bayespatial.data.families import FAMILIES
 from bayespatial.data.wmatrix import Weights
 
 
@@ -49,6 +50,7 @@ class Panel:
         time: str | None = None,
         columns: Sequence[str] = (),
         W: Weights | None = None,
+        balanced: bool = True,
     ) -> Panel:
         """Validate and sort a long data frame.
 
@@ -62,6 +64,10 @@ class Panel:
             Columns the model will use: they must exist and be finite.
         W : Weights, optional
             If given, the units must match W's ids exactly and take W's order.
+        balanced : bool
+            Whether every unit must have every period (spatial lag and error models:
+            W y couples all units of a period). False accepts an unbalanced panel,
+            whose observed cells `cells` gives (families without a spatial parameter).
 
         Raises
         ------
@@ -105,7 +111,7 @@ class Panel:
         periods = (None,) if time is None else tuple(sorted(pd.unique(df[time])))
         if time is not None:
             counts = df.groupby(unit, sort=False)[time].size()
-            if (counts != len(periods)).any():
+            if balanced and (counts != len(periods)).any():
                 full = pd.MultiIndex.from_product([units, periods], names=[unit, time])
                 have = pd.MultiIndex.from_frame(df[[unit, time]])
                 missing = full.difference(have)
@@ -113,7 +119,9 @@ class Panel:
                     f"unbalanced panel: {len(missing)} unit-period(s) missing, e.g. "
                     f"{listing(tuple(m) for m in missing[:5])}; "
                     f"{int((counts != len(periods)).sum())} of {len(units)} units lack some "
-                    f"of the {len(periods)} periods. Add the rows "
+                    f"of the {len(periods)} periods. Models with a spatial lag or error "
+                    f"({listing(_SPATIAL, quote=True)}) need every unit in every period (W y "
+                    "couples them); 'ols' and 'slx' accept unbalanced panels. Add the rows "
                     "(imputed values must be a choice you make) or restrict to a balanced window."
                 )
         order = pd.Categorical(df[unit], categories=list(units), ordered=True)
@@ -136,6 +144,36 @@ class Panel:
     def T(self) -> int:
         """Number of periods (1 for a cross-section)."""
         return len(self.periods)
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every unit has a row in every period (always for a cross-section)."""
+        return len(self.frame) == self.n * self.T
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """(period position, unit position) of every row: 0..T-1 in `periods`, 0..n-1 in `units`."""
+        unit = pd.Categorical(self.frame[self.unit], categories=list(self.units)).codes
+        if self.time is None:
+            return np.zeros(len(self.frame), dtype=np.int64), unit.astype(np.int64)
+        period = pd.Categorical(self.frame[self.time], categories=list(self.periods)).codes
+        return period.astype(np.int64), unit.astype(np.int64)
+
+    def lag(self, values, k: int = 1) -> np.ndarray:
+        """Per row, ``values`` of the same unit k periods earlier (NaN where that row is absent).
+
+        Periods are counted by position in `periods` (the sorted periods present in the
+        data), so a unit's gap leaves its next row without a lag rather than lagging
+        across the gap.
+        """
+        if self.time is None:
+            raise PanelError("lag() needs a panel with a time column; this is a cross-section.")
+        t, u = self.cells()
+        grid = np.full((self.T, self.n), np.nan)
+        grid[t, u] = np.asarray(values, dtype=float)
+        out = np.full(t.size, np.nan)
+        ok = t >= int(k)
+        out[ok] = grid[t[ok] - int(k), u[ok]]
+        return out
 
     def require_periods(self, k: int, why: str) -> None:
         """Raise unless the panel has at least ``k`` periods."""
@@ -192,7 +230,6 @@ class Panel:
         if self.time is None:
             raise PanelError("lags need a time column; this is a cross-section.")
         frame = self.frame.copy()
-        grouped = frame.groupby(self.unit, sort=False)
         for col, ks in lags.items():
             if col not in frame.columns:
                 raise PanelError(f"cannot lag {col!r}: not a column of the panel.")
@@ -201,7 +238,7 @@ class Panel:
                     raise PanelError(
                         f"lag {k} of {col!r} must be between 1 and T - 1 = {self.T - 1}."
                     )
-                frame[f"{col}_lag{k}"] = grouped[col].shift(int(k))
+                frame[f"{col}_lag{k}"] = self.lag(frame[col], int(k))
         return Panel(frame, self.unit, self.time, self.units, self.periods, self.notes)
 
     def drop_initial(self, k: int) -> Panel:
@@ -217,8 +254,17 @@ class Panel:
 
     def values(self, column: str) -> np.ndarray:
         """Column as a (T, n) float array, row t holding period t in unit order."""
+        if not self.balanced:
+            raise PanelError(
+                f"column {column!r} as a (period, unit) array needs a balanced panel; this one "
+                f"has {len(self.frame)} of the {self.n * self.T} unit-periods."
+            )
         self.check_finite([column])
         return self.frame[column].to_numpy(dtype=float).reshape(self.T, self.n)
+
+
+_SPATIAL = tuple(name for name, f in FAMILIES.items() if f.kind != "none")
+"""Families with a spatial parameter: they need balanced panels."""
 
 
 def _repeated_units(df: pd.DataFrame, unit: str) -> str:

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
-from bayespatial.engine.crossprod import fe_kind
+from bayespatial.engine.crossprod import CrossProducts, fe_kind
 
 DIRECT_MAX = 2000
 """Largest number of levels of the smaller factor solved by a dense Cholesky factor."""
@@ -65,6 +65,39 @@ class CellEffects:
     """Dummies of the factor partialled out through S (N x n_B), reduced columns."""
     _solve: object = None
     """x -> S_r^-1 x for the reduced S (one B-level per component fixed at zero)."""
+    _direct: bool = True
+    """Whether ``_solve`` is a dense Cholesky solve (else conjugate gradients)."""
+
+    def diagonal(self, block: int = 65536) -> np.ndarray:
+        """diag(M) (N,): one minus each cell's leverage on the effect dummies.
+
+        One-way: 1 - 1/count of the cell's level. Two-way: diag(M_A) - g_i S_r^-1 g_i'
+        with G = M_A D_B (reduced columns), by blocks of cells from the dense factor
+        of S_r. With conjugate gradients (both factors above `DIRECT_MAX` levels) it
+        would take one solve per cell and raises instead. The leave-one-out density of
+        a cell needs it (`bayespatial.engine.loo.cell_basis`): M_ii = 0 is a cell that
+        its effects fit exactly (a unit seen once under unit effects).
+        """
+        if self.fe == "none":
+            return np.ones(self.n_cells)
+        codes = self._a.indices  # one dummy per row: the row's level
+        out = 1.0 - 1.0 / self._a_count[codes]
+        if self._b is None:
+            return out
+        if not self._direct:
+            raise ValueError(
+                f"the leverage of {self.n_cells:,} cells under two-way effects with both "
+                f"factors above {DIRECT_MAX:,} levels ({self.levels}) needs one sparse solve "
+                "per cell; it is not computed. Use fewer levels in one factor."
+            )
+        k = self._b.shape[1]
+        inverse = self._solve(np.eye(k))
+        h = (self._a.T @ self._b).tocsr().multiply(1.0 / self._a_count[:, None]).tocsr()
+        for lo in range(0, self.n_cells, block):
+            hi = min(lo + block, self.n_cells)
+            g = self._b[lo:hi].toarray() - h[codes[lo:hi]].toarray()
+            out[lo:hi] -= np.einsum("ij,jk,ik->i", g, inverse, g)
+        return np.clip(out, 0.0, 1.0)
 
     def annihilate(self, v: np.ndarray) -> np.ndarray:
         """M v for v of shape (N,) or (N, k): v with the effects projected out."""
@@ -173,4 +206,24 @@ def init(unit, time, fe: str = "twoway", direct_max: int = DIRECT_MAX) -> CellEf
             return np.column_stack(cols)
 
     dof = n_u + n_t - components
-    return CellEffects(fe, n_cells, (n_u, n_t), components, dof, da, count_a, db_r, solve)
+    direct = keep.size <= direct_max
+    return CellEffects(fe, n_cells, (n_u, n_t), components, dof, da, count_a, db_r, solve, direct)
+
+
+def cross_products(y: np.ndarray, Z: np.ndarray, effects: CellEffects) -> CrossProducts:
+    """`CrossProducts` of y (N,) and Z (N, p) on observed cells, the effects projected out.
+
+    The layout of `bayespatial.engine.crossprod.cross_products` ([y, W y, Z, W Z]) with
+    the W blocks zero: on an arbitrary set of cells W y is undefined, so only the
+    families without a spatial parameter (OLS, SLX: W X among the columns of Z) are
+    fitted here, and they read the gram at r = 0. N = cells - `CellEffects.dof`, the
+    degrees of freedom left after the effects (one per connected component lost).
+    """
+    y = np.asarray(y, dtype=float)
+    Z = np.asarray(Z, dtype=float).reshape(y.size, -1)
+    p = Z.shape[1]
+    cols = effects.annihilate(np.column_stack([y, Z]))
+    flat = np.zeros((y.size, 2 + 2 * p))
+    flat[:, 0], flat[:, 2 : 2 + p] = cols[:, 0], cols[:, 1:]
+    gram = flat.T @ flat
+    return CrossProducts(gram, p, effects.n_cells - effects.dof, 0, False)

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
+from bayespatial.engine.absorb import CellEffects
 from bayespatial.engine.sparse import SparseW, matvec, rmatvec
 
 
@@ -141,6 +142,26 @@ def init_basis(y, Z, op: SparseW, kind: str = "lag", fe: str = "none") -> LooBas
     return LooBasis(arrays, precision_poly(op, fe, y.shape[0]))
 
 
+def cell_basis(y, Z, effects: CellEffects) -> LooBasis:
+    """The `LooBasis` of a model without a spatial parameter on arbitrary observed cells.
+
+    y (N,), Z (N, p) on the cells of ``effects`` (an unbalanced panel: OLS, SLX with
+    W X among the columns of Z). With r = 0 the module's formulas hold with
+    B = I and M the effects' annihilator on the cells (`bayespatial.engine.absorb`):
+    sigma^2 g = M e and sigma^2 Q_ii = M_ii. The arrays of the r terms are zero;
+    the cells form one "period" of N observations, so shapes are (K, 1, N) and (3, N).
+    """
+    y = np.asarray(y, dtype=float).reshape(-1)
+    Z = np.asarray(Z, dtype=float).reshape(y.size, -1)
+    p = Z.shape[1]
+    M = effects.annihilate(np.column_stack([y, Z]))
+    arrays = np.zeros((3 + 2 * p, 1, y.size))
+    arrays[0, 0], arrays[3 : 3 + p, 0] = M[:, 0], M[:, 1:].T
+    qpoly = np.zeros((3, y.size))
+    qpoly[0] = effects.diagonal()
+    return LooBasis(jnp.asarray(arrays), jnp.asarray(qpoly))
+
+
 def basis_coefficients(r, beta, kind: str = "lag"):
     """Coefficients (D, K) of the basis arrays for draws r (D,), beta (D, p)."""
     r1 = r[:, None]
@@ -220,7 +241,12 @@ def pointwise_draws(
     as arguments (no constant folding of large arrays).
     """
     k = "lag" if kind == "none" else kind
-    basis = init_basis(y, Z, op, k, fe)
+    return basis_draws(init_basis(y, Z, op, k, fe), r, beta, sigma, k, chunk, reduce, on_block)
+
+
+def basis_draws(basis: LooBasis, r, beta, sigma, kind="lag", chunk=64, reduce=None, on_block=None):
+    """`apply_basis` over many draws in chunks (`stream_draws`): (D, T, n), or reduced blocks."""
+    k = "lag" if kind == "none" else kind
     return stream_draws(
         lambda *d: _apply_jit(basis, *d, kind=k), (r, beta, sigma), chunk, reduce, on_block
     )

@@ -30,6 +30,17 @@ with w the normalised posterior of r on the grid (quadrature weights
 included). This is exact LOO up to the one-dimensional quadrature. It is
 the identity PSIS estimates by Monte Carlo, and where PSIS's Pareto k is large
 it still holds. Cost O(G N p^2) for G grid points.
+
+Nested grids. On a uniform grid of G = 2^m intervals the sum runs first on the
+coarsest nested grid (every G/32-th point), then on the grids with twice as many
+points, each reusing the points before; it stops at the first grid whose values all
+differ from the coarser grid's by less than `REFINE_TOL` (checked over all
+observations, so the result does not depend on how they are split into blocks), or
+at the full grid. For smooth integrands the trapezoid rule's error falls
+geometrically with the number of points (Trefethen & Weideman 2014, *SIAM Review*
+56, 385-458), so the accepted grid's error is far below that difference. With
+many observations the posterior of r is concentrated, the integrand varies little
+over it, and the 65-point grid already agrees with the 33-point one to rounding.
 """
 
 from __future__ import annotations
@@ -52,6 +63,11 @@ BLOCK = 32768
 NEGLIGIBLE = 50.0
 """Grid points whose posterior weight is below e^-50 of the largest are skipped (near
 the ends of the interval A is nearly singular and they carry no mass)."""
+COARSEST = 32
+"""Intervals of the coarsest nested grid that `pointwise` tries first."""
+REFINE_TOL = 1e-11
+"""A nested grid is accepted when every log density it gives differs from the next
+coarser grid's by less than this (module docstring, "Nested grids")."""
 
 
 def pointwise(
@@ -81,7 +97,10 @@ def pointwise(
         log p(y_i | y_-i, r) = K(a, b) + 1/2 log v + (a - 1/2) log(b - c),
         K(a, b) = lgamma(a) - lgamma(a - 1/2) - 1/2 log(2 pi) - a log b,
 
-    two logarithms per observation and grid point (one BLAS product for x~'P^-1 and
+    evaluated as K + (a - 1/2) log b = lgamma(a) - lgamma(a - 1/2) - 1/2 log(2 pi b)
+    plus (a - 1/2) log1p(-c / b): a log b is of order N log N, and forming it
+    and cancelling it would leave rounding errors of order 1e-16 N log N in the result.
+    That is two logarithms per observation and grid point (one BLAS product for x~'P^-1 and
     x~'m), and a log-add that accumulates the sum over the grid in place, so memory
     stays O(N). Observations are processed in blocks of `BLOCK` on ``workers``
     threads (numpy releases the GIL in its loops; default: the CPUs this process may
@@ -105,19 +124,23 @@ def pointwise(
     a_del = float(an) - 0.5
     const = gammaln(a_del + 0.5) - gammaln(a_del) - 0.5 * np.log(2 * np.pi)
     r_all = np.asarray(grid, dtype=float)
+    levels = _nested_levels(r_all)  # level of each grid point: 0 the coarsest grid
     points = [
         (
             r_all[g],
             np.column_stack([np.linalg.inv(pn[g]), mn[g]]),  # (p, p + 1)
             bn[g],
-            log_w[g] - const + (a_del + 0.5) * np.log(bn[g]),
+            log_w[g] - const + 0.5 * np.log(bn[g]),
+            levels[g],
         )
         for g in keep
     ]
 
-    def general_block(lo: int, hi: int) -> np.ndarray:
-        acc = None
-        for r, proj_m, b, shift in points:
+    def general_block(lo: int, hi: int, level: int) -> np.ndarray:
+        acc = np.full(hi - lo, -np.inf)
+        for r, proj_m, b, shift, at in points:
+            if at != level:
+                continue
             q = q_part[0, lo:hi] + r * q_part[1, lo:hi] + r**2 * q_part[2, lo:hi]
             y_t = y_part[0, lo:hi] - r * y_part[1, lo:hi] + r**2 * y_part[2, lo:hi]
             x_t = z_part[0, lo:hi] - r * z_part[1, lo:hi]
@@ -128,9 +151,8 @@ def pointwise(
             if np.any(v <= LEVERAGE_GAP * q):  # leverage h = 1 - v / Q_ii near 1
                 raise FloatingPointError(LEVERAGE_ONE)
             resid = y_t - proj[:, p]
-            b_del = b - resid**2 / (2.0 * v)
-            term = shift - 0.5 * np.log(v) - a_del * np.log(b_del)
-            acc = term if acc is None else np.logaddexp(acc, term, out=acc)
+            term = shift - 0.5 * np.log(v) - a_del * np.log1p(-(resid**2) / (2.0 * v * b))
+            np.logaddexp(acc, term, out=acc)
         return acc
 
     poly = None
@@ -138,30 +160,64 @@ def pointwise(
         poly = _lag_polynomials(y_part, z_part, q_part, pn, mn, r_all, keep)
     if poly is not None:
 
-        def poly_block(lo: int, hi: int) -> np.ndarray:
+        def poly_block(lo: int, hi: int, level: int) -> np.ndarray:
             (v0, v1, v2), (e0, e1, e2), (q0, q1, q2) = (c[:, lo:hi] for c in poly)
-            acc = None
-            for r, _, b, shift in points:
+            acc = np.full(hi - lo, -np.inf)
+            for r, _, b, shift, at in points:
+                if at != level:
+                    continue
                 v = v0 + r * (v1 + r * v2)
                 if np.any(v <= LEVERAGE_GAP * (q0 + r * (q1 + r * q2))):
                     raise FloatingPointError(LEVERAGE_ONE)
                 resid = e0 + r * (e1 + r * e2)
-                b_del = b - resid**2 / (2.0 * v)
-                term = shift - 0.5 * np.log(v) - a_del * np.log(b_del)
-                acc = term if acc is None else np.logaddexp(acc, term, out=acc)
+                term = shift - 0.5 * np.log(v) - a_del * np.log1p(-(resid**2) / (2.0 * v * b))
+                np.logaddexp(acc, term, out=acc)
             return acc
 
     block = general_block if poly is None else poly_block
     starts = range(0, N, BLOCK)
-    if len(starts) == 1:
-        blocks = [block(0, N)]
-    else:
+
+    def level_sum(level: int) -> np.ndarray:
+        """Log sum over the grid points of ``level`` of w_g / p(y_i | y_-i, r_g), (N,)."""
+        if len(starts) == 1:
+            return block(0, N, level)
         with ThreadPoolExecutor(max_workers=min(workers or _cpus(), len(starts))) as pool:
-            blocks = list(pool.map(lambda lo: block(lo, min(lo + BLOCK, N)), starts))
-    out = -np.concatenate(blocks).reshape(T, n)
+            return np.concatenate(
+                list(pool.map(lambda lo: block(lo, min(lo + BLOCK, N), level), starts))
+            )
+
+    acc, previous = None, None
+    for level in range(int(levels.max()) + 1):
+        part = level_sum(level)
+        acc = part if acc is None else np.logaddexp(acc, part)
+        current = acc - logsumexp(log_w[levels <= level])  # normalised on this grid
+        if previous is not None and np.all(np.abs(current - previous) < REFINE_TOL):
+            break
+        previous = current
+    out = -current.reshape(T, n)
     if not np.all(np.isfinite(out)):
         raise FloatingPointError(LEVERAGE_ONE)
     return out
+
+
+def _nested_levels(grid: np.ndarray) -> np.ndarray:
+    """Per grid point, the first nested grid that holds it (0: every G/`COARSEST`-th point).
+
+    Nested grids need a uniform grid of G = 2^m >= 2 `COARSEST` intervals; any other grid
+    is one level (all points at once).
+    """
+    G = grid.size - 1
+    steps = np.diff(grid)
+    uniform = G > 0 and np.allclose(steps, steps[0], rtol=1e-9, atol=0.0)
+    if not uniform or G < 2 * COARSEST or G & (G - 1):
+        return np.zeros(grid.size, dtype=np.int64)
+    index = np.arange(grid.size)
+    level = np.full(grid.size, -1, dtype=np.int64)
+    k, stride = 0, G // COARSEST
+    while stride >= 1:
+        level[(index % stride == 0) & (level < 0)] = k
+        k, stride = k + 1, stride // 2
+    return level
 
 
 def _lag_polynomials(y_part, z_part, q_part, pn, mn, grid, keep):

@@ -19,6 +19,8 @@ import pandas as pd
 
 from bayespatial.data.errors import PanelError, listing
 from bayespatial.data.panel import Panel
+from bayespatial.engine.absorb import CellEffects
+from bayespatial.engine.absorb import init as init_effects
 from bayespatial.engine.crossprod import demean
 
 
@@ -41,15 +43,29 @@ class Design(NamedTuple):
     """What was done (intercept absorbed, periods dropped)."""
     ylag: np.ndarray | None = None
     """Outcome one period earlier in the same unit, (T, n), for dynamic models."""
+    cells: np.ndarray | None = None
+    """Unbalanced panels: (2, N) period and unit positions of the N observed cells, and
+    then y is (N,), X (N, k) and WX (N, m). None for a balanced panel."""
+    effects: CellEffects | None = None
+    """Unbalanced panels: the fixed-effects projection on the cells (`engine.absorb`)."""
 
 
 DYNAMIC_TERMS = ("y_lag", "W_y_lag")
 """Column names of y_{t-1} (tau) and W y_{t-1} (eta) among the regressors Z."""
 
 
-def spatial_lag(W, v: np.ndarray) -> np.ndarray:
-    """W v in every period, for v of shape (T, n) or (T, n, k) (W a `Weights` or sparse matrix)."""
+def spatial_lag(W, v: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
+    """W v in every period, for v of shape (T, n) or (T, n, k) (W a `Weights` or sparse matrix).
+
+    With ``cells`` ((2, N) period and unit positions), v is (N,) or (N, k) on those
+    cells: W v of a cell is NaN where a neighbour has no cell in that period.
+    """
     m = W.sparse if hasattr(W, "sparse") else W
+    if cells is not None:
+        t, u = cells
+        grid = np.full((int(t.max()) + 1 if t.size else 0, m.shape[0], *v.shape[1:]), np.nan)
+        grid[t, u] = v
+        return spatial_lag(m, grid)[t, u]
     return np.stack([np.asarray(m @ v[t]) for t in range(v.shape[0])]).reshape(v.shape)
 
 
@@ -61,6 +77,7 @@ def regression_columns(
     ylag: np.ndarray | None = None,
     eta: bool = False,
     WX: np.ndarray | None = None,
+    cells: np.ndarray | None = None,
 ) -> tuple[tuple, np.ndarray]:
     """The regressors Z = [X, W X_d, y_{t-1}, W y_{t-1}] (T, n, p) of every family, and their names.
 
@@ -68,11 +85,12 @@ def regression_columns(
     (W X_d, named ``W_term``); ``ylag`` (T, n) adds tau's column and, with ``eta``,
     W y_{t-1} (`DYNAMIC_TERMS`); ``WX``, when already computed (`Design.WX`), is
     used as W X_d. The one place where the columns are assembled: the fit (and its
-    prior predictive), its LOO and the LM tests all read them from here.
+    prior predictive), its LOO and the LM tests all read them from here. ``cells``:
+    X is (N, k) on the cells of an unbalanced panel (`spatial_lag`), Z is (N, p).
     """
     if WX is None:
         idx = [names.index(t) for t in lagged]
-        WX = spatial_lag(W, X[..., idx]) if idx else X[..., :0]
+        WX = spatial_lag(W, X[..., idx], cells) if idx else X[..., :0]
     cols = [X, WX]
     out = (*names, *map(lagged_name, lagged))
     if ylag is not None:
@@ -81,12 +99,14 @@ def regression_columns(
         if eta:
             cols.append(spatial_lag(W, ylag)[..., None])
             out = (*out, DYNAMIC_TERMS[1])
-    return out, np.concatenate(cols, axis=2)
+    return out, np.concatenate(cols, axis=-1)
 
 
 def design_columns(design: Design, W, eta: bool = False) -> tuple[tuple, np.ndarray]:
     """`regression_columns` of a `Design` (W y_{t-1} too when ``eta`` and the design is dynamic)."""
-    return regression_columns(design.X, design.names, W, design.lagged, design.ylag, eta, design.WX)
+    return regression_columns(
+        design.X, design.names, W, design.lagged, design.ylag, eta, design.WX, design.cells
+    )
 
 
 def lagged_name(term: str) -> str:
@@ -95,17 +115,9 @@ def lagged_name(term: str) -> str:
 
 
 def _within_unit_lag(panel: Panel):
-    units = panel.frame[panel.unit]
-
     def lag(series, k=1):
         """The value k periods earlier in the same unit (missing where there is none)."""
-        if panel.time is None:
-            raise PanelError("lag() needs a panel with a time column; this is a cross-section.")
-        return (
-            pd.Series(np.asarray(series, dtype=float), index=panel.frame.index)
-            .groupby(units.to_numpy())
-            .shift(int(k))
-        )
+        return pd.Series(panel.lag(series, int(k)), index=panel.frame.index)
 
     return lag
 
@@ -164,7 +176,9 @@ def build_design(
         col, count = values.columns[j], int(bad[:, j].sum())
         where = panel.where(bad[:, j])
         hint = (
-            " It is a lag: pass drop_initial=k to drop the first k periods."
+            " It is a lag: pass drop_initial=k to drop the first k periods"
+            + ("" if panel.balanced else ", and add the rows a lag needs after a unit's gap")
+            + "."
             if "lag(" in str(col)
             else " Impute them deliberately or remove those rows."
         )
@@ -181,24 +195,17 @@ def build_design(
             f"({listing(periods)}). Use more periods, or fe='none' for a cross-section."
         )
     T, n = len(periods), panel.n
+    names = tuple(str(c) for c in rhs.columns)
+    lagged = _durbin_terms(durbin, names)
+    if not panel.balanced:
+        return _cell_design(panel, W, lhs, rhs, keep, drop_initial, lagged, fe, tuple(notes))
     y = lhs.to_numpy(dtype=float)[keep].reshape(T, n)
     X = rhs.to_numpy(dtype=float)[keep].reshape(T, n, rhs.shape[1])
-    names = tuple(str(c) for c in rhs.columns)
-    if durbin is True:
-        lagged = tuple(c for c in names if c != "Intercept")
-    elif durbin is False:
-        lagged = ()
-    else:
-        lagged = tuple(durbin)
-        unknown = [c for c in lagged if c not in names]
-        if unknown:
-            raise PanelError(
-                f"durbin terms {unknown} are not in the design; terms are {list(names)}."
-            )
     m = W.sparse if hasattr(W, "sparse") else W
     idx = [names.index(c) for c in lagged]
     WX = spatial_lag(m, X[..., idx]) if idx else np.zeros((T, n, 0))
-    _check_rank(np.concatenate([X, WX], axis=2), names + tuple(map(lagged_name, lagged)), fe)
+    Z = np.concatenate([X, WX], axis=2)
+    _check_rank(demean(Z, fe).reshape(T * n, -1), Z, names + tuple(map(lagged_name, lagged)), fe)
     ylag = None
     if dynamic:
         y_all = lhs.to_numpy(dtype=float).reshape(panel.T, n)
@@ -210,6 +217,87 @@ def build_design(
             )
         notes.append("conditioned on the first period (y_{t-1} from the period before)")
     return Design(y, X, names, WX, lagged, periods, tuple(notes), ylag)
+
+
+def _durbin_terms(durbin, names: tuple) -> tuple:
+    """The terms that enter as W x: all but the intercept (True), none (False) or a list."""
+    if durbin is True:
+        return tuple(c for c in names if c != "Intercept")
+    if durbin is False:
+        return ()
+    lagged = tuple(durbin)
+    unknown = [c for c in lagged if c not in names]
+    if unknown:
+        raise PanelError(f"durbin terms {unknown} are not in the design; terms are {list(names)}.")
+    return lagged
+
+
+def _cell_design(panel, W, lhs, rhs, keep, drop_initial, lagged, fe, notes) -> Design:
+    """The `Design` of an unbalanced panel: y, X and W X on the observed cells.
+
+    W x of a cell needs x of each of its neighbours in that period; a cell where one
+    is absent raises, naming the cells. Cells that their effects fit exactly
+    (M_ii = 0: a unit or period seen once, or a cell whose removal splits the
+    unit-period graph) carry no information on the coefficients and have no
+    leave-one-out density; they are dropped, repeatedly until none is left, with a
+    note, as reghdfe and fixest drop singletons (Correia 2015, "Singletons, cluster-robust
+    standard errors and fixed effects"; Kline, Saggio & Solvsten 2020, *Econometrica*
+    88, 1859-1898, on the leave-one-out connected set).
+    """
+    t, u = (c[keep] for c in panel.cells())
+    cells = np.stack([t - drop_initial, u])
+    y = lhs.to_numpy(dtype=float)[keep][:, 0]
+    X = rhs.to_numpy(dtype=float)[keep]
+    names = tuple(str(c) for c in rhs.columns)
+    idx = [names.index(c) for c in lagged]
+    WX = spatial_lag(W, X[:, idx], cells) if idx else np.zeros((y.size, 0))
+    bad = ~np.isfinite(WX).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(keep)[bad]
+        where = panel.where(np.isin(np.arange(len(panel.frame)), rows))
+        raise PanelError(
+            f"W x of the Durbin terms {list(lagged)} is undefined for {int(bad.sum())} "
+            f"observed cell(s), e.g. {', '.join(where)}: a neighbour under W has no row in "
+            "that period, and W x needs x of every neighbour. Add those rows, fit 'ols', "
+            "or restrict the data to periods where the neighbours are observed."
+        )
+    dropped = 0
+    while True:
+        effects = init_effects(cells[1], cells[0], fe)
+        if fe == "none" or not effects._direct:
+            break
+        exact = effects.diagonal() < 1e-10
+        if not exact.any():
+            break
+        dropped += int(exact.sum())
+        cells, y, X, WX = cells[:, ~exact], y[~exact], X[~exact], WX[~exact]
+        if y.size == 0:
+            raise PanelError(
+                f"every observed cell is fitted exactly by the {fe} fixed effects (each unit "
+                "or period seen once): nothing is left to estimate the coefficients from."
+            )
+    if dropped:
+        notes = (
+            *notes,
+            f"dropped {dropped} cell(s) that the {fe} effects fit exactly (units or periods "
+            "seen once, or cells linking otherwise unconnected parts of the panel): they "
+            "carry no information on the coefficients",
+        )
+    Z = np.concatenate([X, WX], axis=1)
+    _check_rank(effects.annihilate(Z), Z, names + tuple(map(lagged_name, lagged)), fe)
+    periods = panel.periods[drop_initial:]
+    absorbed = (
+        "no fixed effects"
+        if fe == "none"
+        else f"{fe} effects absorb {effects.dof} degrees of freedom ({effects.components} "
+        "connected component(s) of the unit-period graph)"
+    )
+    notes = (
+        *notes,
+        f"unbalanced panel: {y.size} of the {panel.n * len(periods)} unit-periods observed; "
+        f"{absorbed}",
+    )
+    return Design(y, X, names, WX, lagged, periods, notes, None, cells, effects)
 
 
 def check_text_numbers(formula: str, panel: Panel) -> None:
@@ -242,12 +330,14 @@ def check_text_numbers(formula: str, panel: Panel) -> None:
             )
 
 
-def _check_rank(Z: np.ndarray, names: tuple, fe: str) -> None:
-    """Raise naming the terms that are collinear after the fixed-effect transformation."""
-    T, n, p = Z.shape
+def _check_rank(flat: np.ndarray, Z: np.ndarray, names: tuple, fe: str) -> None:
+    """Raise naming the terms of Z that are collinear after the fixed-effect transformation.
+
+    ``flat`` (N, p): the columns of Z with the effects projected out.
+    """
+    p = flat.shape[1]
     if p == 0:
         return
-    flat = demean(Z, fe).reshape(T * n, p)
     scale = np.linalg.norm(flat, axis=0)
     dead = [names[j] for j in np.flatnonzero(scale <= 1e-10 * max(1.0, np.abs(Z).max()))]
     if dead:

@@ -28,12 +28,12 @@ from bayespatial.data.errors import (
 )
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
+from bayespatial.engine import absorb, loo_exact
 from bayespatial.engine import logdet as logdet_engine
-from bayespatial.engine import loo_exact
 from bayespatial.engine.conjugate import NIGPrior, posterior_terms, sample, sample_regression
 from bayespatial.engine.crossprod import cross_products
 from bayespatial.engine.dynamic import stationary
-from bayespatial.engine.loo import init_basis
+from bayespatial.engine.loo import cell_basis, init_basis
 from bayespatial.engine.precision import float64
 from bayespatial.models import convergence, student
 from bayespatial.models.arviz_io import with_attrs
@@ -237,7 +237,13 @@ def prepare(config: FitConfig, data: pd.DataFrame, W):
             "(W.subset and the matching rows), link them to their nearest unit, or use "
             "fe='unit' with the periods as dummies in the formula (+ C(year))."
         )
-    panel = Panel.from_frame(data, config.unit, config.time, W=W)
+    panel = Panel.from_frame(data, config.unit, config.time, W=W, balanced=config.kind != "none")
+    if not panel.balanced and config.errors != "gaussian":
+        raise ModelError(
+            f"errors={config.errors!r} needs a balanced panel (its likelihood is built on the "
+            f"transformed (period, unit) array); this panel has {len(panel.frame)} of the "
+            f"{panel.n * panel.T} unit-periods. Use Gaussian errors or a balanced window."
+        )
     design = build_design(
         config.formula,
         panel,
@@ -248,6 +254,8 @@ def prepare(config: FitConfig, data: pd.DataFrame, W):
         dynamic=config.dynamic,
     )
     names, Z = design_columns(design, W, config.eta)
+    if design.cells is not None:  # unbalanced: the effects projected out on the cells
+        return W, notes, panel, design, names, Z, absorb.cross_products(design.y, Z, design.effects)
     return W, notes, panel, design, names, Z, cross_products(design.y, Z, W, config.fe)
 
 
@@ -492,7 +500,10 @@ def _exact_loo(config, design, ctx, Z, cp, coef, grid, log_density) -> np.ndarra
         stride = max(1, (grid.size - 1) // EXACT_LOO_GRID)
         grid, log_density = grid[::stride], log_density[::stride]
         log_w = loo_exact.trapezoid_log_weights(grid, log_density)
-    basis = init_basis(design.y, Z, ctx.operator(), kind, config.fe)
+    if design.cells is not None:
+        basis = cell_basis(design.y, Z, design.effects)
+    else:
+        basis = init_basis(design.y, Z, ctx.operator(), kind, config.fe)
     post = posterior_terms(cp, _nig(config, cp, design, coef), grid, kind)
     return loo_exact.pointwise(
         np.asarray(basis.arrays), np.asarray(basis.qpoly), kind, grid, log_w, post

@@ -118,13 +118,12 @@ def prior_predictive(
         elif isinstance(spec, BetaInterval):
             r = lo + (hi - lo) * rng.beta(spec.a, spec.b, size=draws)
         params[config.family.spatial] = r
-    T, n = design.y.shape
-    eye = sp.identity(n, format="csc")
+    eye = sp.identity(W.n, format="csc")
     A = W.sparse.tocsc()
-    y = np.empty((draws, T, n))
+    y = np.empty((draws, *design.y.shape))  # (T, n), or (N,) on an unbalanced panel's cells
     for d in range(draws):
-        mean = Z @ beta[d]  # (T, n)
-        e = np.sqrt(sigma2[d]) * rng.standard_normal((T, n))
+        mean = Z @ beta[d]
+        e = np.sqrt(sigma2[d]) * rng.standard_normal(design.y.shape)
         solve = spla.splu((eye - r[d] * A).tocsc()).solve if kind != "none" else None
         if kind == "lag":
             y[d] = solve((mean + e).T).T

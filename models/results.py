@@ -101,7 +101,8 @@ def assemble(
             posterior[name] = draws[name]
     dims = {"beta": ["term"], "theta": ["term"]}
     cross_section = panel.time is None
-    obs_dims = ["unit"] if cross_section else ["time", "unit"]
+    cells = design.cells is not None  # unbalanced: one "obs" per observed cell
+    obs_dims = ["obs"] if cells else ["unit"] if cross_section else ["time", "unit"]
     coords = {"term": terms, "unit": _coord(panel.units)}
     if not cross_section:
         coords["time"] = _coord(design.periods)
@@ -110,6 +111,24 @@ def assemble(
     observed = {"y": y}
     constant = {"X": X}
     dims.update({"y": obs_dims, "X": [*obs_dims, "term"]})
+    if cells:  # positions in the unit and time coordinates, and the cells of each
+        t, u = design.cells
+        constant.update(
+            {
+                "cell_time": t,
+                "cell_unit": u,
+                "cells_per_unit": np.bincount(u, minlength=len(panel.units)),
+                "cells_per_period": np.bincount(t, minlength=len(design.periods)),
+            }
+        )
+        dims.update(
+            {
+                "cell_time": ["obs"],
+                "cell_unit": ["obs"],
+                "cells_per_unit": ["unit"],
+                "cells_per_period": ["time"],
+            }
+        )
     coo = W.sparse.tocoo()
     constant.update({"W_row": coo.row, "W_col": coo.col, "W_val": coo.data})
     dims.update({k: ["nnz"] for k in ("W_row", "W_col", "W_val")})
@@ -117,7 +136,7 @@ def assemble(
         constant["y_lag"] = design.ylag
         dims["y_lag"] = obs_dims
     if exact_loo is not None:  # exact log p(y_it | y_-it), `bayespatial.engine.loo_exact`
-        constant["loo_exact"] = exact_loo[0] if cross_section else exact_loo
+        constant["loo_exact"] = exact_loo[0] if cross_section or cells else exact_loo
         dims["loo_exact"] = obs_dims
     if quadrature is not None:
         nodes = np.asarray(quadrature.nodes)
@@ -449,15 +468,18 @@ class SpatialFit(FitResult):
         from bayespatial.engine import sparse
 
         post, cd, a = self.idata.posterior, self.idata.constant_data, self.attrs
-        y = np.atleast_2d(self.idata.observed_data["y"].values)
+        cells = self.cells()
+        y = self.idata.observed_data["y"].values
         X = cd["X"].values
-        X = X[None] if X.ndim == 2 else X
-        n = y.shape[1]
+        if cells is None:
+            y = np.atleast_2d(y)
+            X = X[None] if X.ndim == 2 else X
+        n = int(a["W_n"])
         Wm = sp.csr_matrix((cd["W_val"].values, (cd["W_row"].values, cd["W_col"].values)), (n, n))
         terms = tuple(str(t) for t in post["term"].values)
         lagged = tuple(self.durbin_terms)
         ylag = cd["y_lag"].values if "tau" in post else None
-        _, Z = regression_columns(X, terms, Wm, lagged, ylag, eta="eta" in post)
+        _, Z = regression_columns(X, terms, Wm, lagged, ylag, eta="eta" in post, cells=cells)
         coef = [self.draws("beta")]
         if lagged:
             coef.append(self.draws("theta")[:, [terms.index(t) for t in lagged]])
@@ -478,7 +500,29 @@ class SpatialFit(FitResult):
             "fe": a["fe"],
             "nnz": Wm.nnz,
             "W": Wm,
+            "cells": cells,
         }
+
+    def cells(self) -> np.ndarray | None:
+        """(2, N) period and unit positions of the observed cells of an unbalanced panel.
+
+        None for a balanced panel or a cross-section, whose observations are every
+        (unit, period) of the ``time`` x ``unit`` coordinates.
+        """
+        cd = self.idata.constant_data
+        if "cell_time" not in cd:
+            return None
+        return np.stack([cd["cell_time"].values, cd["cell_unit"].values]).astype(np.int64)
+
+    def _basis(self, d: dict):
+        """The `bayespatial.engine.loo.LooBasis` of this fit's data (`_loo_inputs`)."""
+        from bayespatial.engine import absorb
+        from bayespatial.engine import loo as loo_engine
+
+        if d["cells"] is not None:
+            t, u = d["cells"]
+            return loo_engine.cell_basis(d["y"], d["Z"], absorb.init(u, t, d["fe"]))
+        return loo_engine.init_basis(d["y"], d["Z"], d["op"], d["kind"], d["fe"])
 
     def _check_student_fe(self) -> None:
         if "nu" in self.idata.posterior and self.attrs["fe"] != "none":
@@ -513,7 +557,7 @@ class SpatialFit(FitResult):
         quadrature: O(nnz Q) per draw and period). ``progress``: as in `fit`.
         """
         from bayespatial.engine import loo_student
-        from bayespatial.engine.loo import pointwise_draws
+        from bayespatial.engine.loo import basis_draws, pointwise_draws
 
         post = self.idata.posterior
         if reduce is None and "log_likelihood" in self.idata.groups():
@@ -531,6 +575,11 @@ class SpatialFit(FitResult):
                 values = loo_student.pointwise_draws(
                     *args, self.draws("nu"), d["kind"], chunk, reduce, on_block=tick
                 )
+            elif d["cells"] is not None:  # unbalanced: the basis of the observed cells
+                chunk = chunk or max(1, min(4096, 40_000_000 // d["y"].size))
+                values = basis_draws(
+                    self._basis(d), *args[3:], d["kind"], chunk, reduce, on_block=tick
+                )
             else:
                 chunk = chunk or max(1, min(4096, 40_000_000 // d["y"].size))
                 values = pointwise_draws(*args, d["kind"], chunk, reduce, fe=d["fe"], on_block=tick)
@@ -541,12 +590,16 @@ class SpatialFit(FitResult):
     def obs_labels(self) -> list:
         """(unit, period) of each observation of `log_likelihood` (period None: cross-section)."""
         od = self.idata.observed_data
-        units = [u.item() if hasattr(u, "item") else u for u in od["unit"].values]
+        coord = self.idata.constant_data if "unit" not in od.coords else od
+        units = [u.item() if hasattr(u, "item") else u for u in coord["unit"].values]
         periods = (
-            [t.item() if hasattr(t, "item") else t for t in od["time"].values]
-            if "time" in od.dims
+            [t.item() if hasattr(t, "item") else t for t in coord["time"].values]
+            if "time" in coord.coords
             else [None]
         )
+        cells = self.cells()
+        if cells is not None:  # unbalanced: the observed cells, in the fit's order
+            return [(units[u], periods[t]) for t, u in cells.T]
         return [(u, t) for t in periods for u in units]
 
     def with_log_likelihood(self, progress: bool | None = None) -> SpatialFit:
@@ -588,7 +641,7 @@ class SpatialFit(FitResult):
             ]
         else:  # streamed by observations: the draws x N matrix never exists whole
             d = self._loo_inputs()
-            basis = loo_engine.init_basis(d["y"], d["Z"], d["op"], d["kind"], d["fe"])
+            basis = self._basis(d)
             N = d["y"].size
             block = max(1, 20_000_000 // S)
             why = (

@@ -101,3 +101,25 @@ def test_cross_section(long_frame):
     p = Panel.from_frame(cs, "region", None, ["y"])
     assert p.T == 1
     assert p.n == 4
+
+
+def test_unbalanced_panel_when_asked_cells_and_lags_across_a_gap(long_frame):
+    """balanced=False keeps an unbalanced panel; a lag reads the period before by
+    position, so the row after a unit's gap has no lag (NaN), never the row before it."""
+    df = long_frame[~((long_frame.region == "b") & (long_frame.year == 2002))]
+    p = Panel.from_frame(df, "region", "year", ["x"], balanced=False)
+    assert not p.balanced
+    assert len(p.frame) == 11
+    t, u = p.cells()
+    assert (p.frame["year"].to_numpy() == np.asarray(p.periods)[t]).all()
+    assert (p.frame["region"].to_numpy() == np.asarray(p.units)[u]).all()
+    lag = p.lag(p.frame["x"], 1)
+    b = p.frame["region"].to_numpy() == "b"
+    assert np.isnan(lag[b]).all()  # 2001 has no earlier period, 2003's earlier one is absent
+    a = p.frame[p.frame.region == "a"].sort_values("year")
+    assert lag[a.index[2]] == a["x"].iloc[1]
+    with pytest.raises(PanelError, match="needs a balanced panel"):
+        p.values("x")
+    full = Panel.from_frame(long_frame, "region", "year", ["x"])
+    want = full.frame.groupby("region")["x"].shift(2).to_numpy()
+    np.testing.assert_array_equal(full.lag(full.frame["x"], 2), want)

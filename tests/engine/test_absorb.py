@@ -110,3 +110,58 @@ def test_disconnected_with_units_the_smaller_factor_and_a_single_period(direct_m
     want1, rank1 = _dummy_residuals(unit1, time1, v1, "twoway")
     assert one.dof == rank1 == 9
     np.testing.assert_allclose(one.annihilate(v1), want1, atol=1e-12)
+
+
+def _dummy_annihilator(unit, time, fe):
+    """I - D D^+ of the unit and/or period dummies (dense numpy pseudo-inverse)."""
+    cols = [np.zeros((unit.size, 0))]
+    if fe in ("unit", "twoway"):
+        cols.append((unit[:, None] == np.unique(unit)[None]).astype(float))
+    if fe in ("time", "twoway"):
+        cols.append((time[:, None] == np.unique(time)[None]).astype(float))
+    D = np.hstack(cols)
+    return np.eye(unit.size) - D @ np.linalg.pinv(D)
+
+
+@pytest.mark.parametrize("fe", ["none", "unit", "time", "twoway"])
+def test_diagonal_equals_the_dummy_annihilator(fe):
+    rng = np.random.default_rng(6)
+    unit, time = _unbalanced(rng)
+    unit, time = np.append(unit, 99), np.append(time, 3)  # a unit seen once: M_ii = 0
+    state = absorb.init(unit, time, fe)
+    want = np.diag(_dummy_annihilator(unit, time, fe))
+    np.testing.assert_allclose(state.diagonal(block=37), want, atol=1e-10)
+    if fe in ("unit", "twoway"):
+        assert abs(state.diagonal()[-1]) < 1e-10
+
+
+def test_diagonal_of_a_disconnected_design_and_the_cg_path_refuses():
+    rng = np.random.default_rng(7)
+    cells = [(u, t) for u in range(12) for t in (range(5) if u < 6 else range(5, 9))]
+    cells = [c for c in cells if rng.random() < 0.85]
+    unit, time = map(np.array, zip(*cells, strict=True))
+    state = absorb.init(unit, time, "twoway")
+    assert state.components == 2
+    np.testing.assert_allclose(
+        state.diagonal(), np.diag(_dummy_annihilator(unit, time, "twoway")), atol=1e-10
+    )
+    with pytest.raises(ValueError, match="one sparse solve per cell"):
+        absorb.init(unit, time, "twoway", direct_max=0).diagonal()
+
+
+@pytest.mark.parametrize("fe", ["unit", "twoway"])
+def test_cell_cross_products_are_those_of_the_dummy_residuals(fe):
+    rng = np.random.default_rng(8)
+    unit, time = _unbalanced(rng)
+    y, Z = rng.normal(size=unit.size), rng.normal(size=(unit.size, 2))
+    state = absorb.init(unit, time, fe)
+    cp = absorb.cross_products(y, Z, state)
+    ry, rank = _dummy_residuals(unit, time, y, fe)
+    rz, _ = _dummy_residuals(unit, time, Z, fe)
+    np.testing.assert_allclose(cp.gram[0, 0], ry @ ry, rtol=1e-10)
+    np.testing.assert_allclose(cp.gram[2:4, 0], rz.T @ ry, rtol=1e-10)
+    np.testing.assert_allclose(cp.gram[2:4, 2:4], rz.T @ rz, rtol=1e-10)
+    assert cp.nobs == unit.size - rank
+    assert cp.p == 2
+    assert not cp.gram[1].any()  # no W blocks on cells
+    assert not cp.gram[4:].any()

@@ -54,3 +54,29 @@ def test_lag_closed_form_equals_the_general_path(model, monkeypatch):
     assert used[0] is not None  # P_n constant and m_n linear: the closed form ran
     general = ORIGINAL(*args, closed_form=False)
     np.testing.assert_allclose(closed, general, rtol=1e-10, atol=1e-10)
+
+
+def test_nested_grids_stop_early_and_equal_the_full_grid(monkeypatch):
+    """On a 40 x 40 panel the posterior of r is concentrated: the sum stops at a coarser
+    nested grid, whose values equal the full grid's (REFINE_TOL < 0 forces it) to 1e-10."""
+    W = weights.lattice(40, 40).row_standardize()
+    sim = simulate("sar", W, T=3, rho=0.4, fe="twoway", seed=5)
+    args = _inputs(monkeypatch, "sar", sim, W, fe="twoway")
+    levels = loo_exact._nested_levels(args[3])
+    assert np.bincount(levels).tolist() == [33, 32, 64, 128]  # the 257-point grid
+    ran = []
+    original_log1p = np.log1p
+    monkeypatch.setattr(loo_exact.np, "log1p", lambda x: ran.append(x.size) or original_log1p(x))
+    adaptive = ORIGINAL(*args)
+    assert len(ran) < 257  # fewer grid points than the full grid
+    monkeypatch.setattr(loo_exact, "REFINE_TOL", -1.0)
+    ran.clear()
+    full = ORIGINAL(*args)
+    assert len(ran) == 257
+    np.testing.assert_allclose(adaptive, full, rtol=0, atol=1e-10)
+
+
+def test_nested_levels_need_a_uniform_power_of_two_grid():
+    assert np.bincount(loo_exact._nested_levels(np.linspace(0, 1, 65))).tolist() == [33, 32]
+    assert loo_exact._nested_levels(np.linspace(0, 1, 100)).max() == 0  # 99 intervals
+    assert loo_exact._nested_levels(np.geomspace(1, 2, 129)).max() == 0  # not uniform
