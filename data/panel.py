@@ -161,9 +161,10 @@ class Panel:
     def lag(self, values, k: int = 1) -> np.ndarray:
         """Per row, ``values`` of the same unit k periods earlier (NaN where that row is absent).
 
-        Periods are counted by position in `periods` (the sorted periods present in the
-        data), so a unit's gap leaves its next row without a lag rather than lagging
-        across the gap.
+        Periods are counted by position in `periods`, the sorted periods present in the
+        data: where a unit lacks a period that other units have, its next row has no
+        lag (NaN) rather than the value before the gap; a period absent from the whole
+        data is not known to exist and is not counted. k < 0 gives a lead.
         """
         if self.time is None:
             raise PanelError("lag() needs a panel with a time column; this is a cross-section.")
@@ -171,7 +172,7 @@ class Panel:
         grid = np.full((self.T, self.n), np.nan)
         grid[t, u] = np.asarray(values, dtype=float)
         out = np.full(t.size, np.nan)
-        ok = t >= int(k)
+        ok = (t - int(k) >= 0) & (t - int(k) < self.T)
         out[ok] = grid[t[ok] - int(k), u[ok]]
         return out
 

@@ -65,16 +65,18 @@ class CellEffects:
     """Dummies of the factor partialled out through S (N x n_B), reduced columns."""
     _solve: object = None
     """x -> S_r^-1 x for the reduced S (one B-level per component fixed at zero)."""
-    _direct: bool = True
-    """Whether ``_solve`` is a dense Cholesky solve (else conjugate gradients)."""
+    direct: bool = True
+    """Whether two-way effects are solved by a dense Cholesky factor (else conjugate
+    gradients; then `diagonal` is not available)."""
 
-    def diagonal(self, block: int = 65536) -> np.ndarray:
+    def diagonal(self, block: int = 4_000_000) -> np.ndarray:
         """diag(M) (N,): one minus each cell's leverage on the effect dummies.
 
         One-way: 1 - 1/count of the cell's level. Two-way: diag(M_A) - g_i S_r^-1 g_i'
-        with G = M_A D_B (reduced columns), by blocks of cells from the dense factor
-        of S_r. With conjugate gradients (both factors above `DIRECT_MAX` levels) it
-        would take one solve per cell and raises instead. The leave-one-out density of
+        with G = M_A D_B (reduced columns), by blocks of about ``block`` / k cells from
+        the explicit S_r^-1 (k <= `DIRECT_MAX` levels). With conjugate gradients (both
+        factors above `DIRECT_MAX` levels) it would take one solve per cell and raises
+        instead. The leave-one-out density of
         a cell needs it (`bayespatial.engine.loo.cell_basis`): M_ii = 0 is a cell that
         its effects fit exactly (a unit seen once under unit effects).
         """
@@ -84,19 +86,20 @@ class CellEffects:
         out = 1.0 - 1.0 / self._a_count[codes]
         if self._b is None:
             return out
-        if not self._direct:
+        if not self.direct:
             raise ValueError(
                 f"the leverage of {self.n_cells:,} cells under two-way effects with both "
-                f"factors above {DIRECT_MAX:,} levels ({self.levels}) needs one sparse solve "
-                "per cell; it is not computed. Use fewer levels in one factor."
+                f"factors above the dense solve's limit ({self.levels} levels) needs one "
+                "sparse solve per cell; it is not computed. Use fewer levels in one factor."
             )
         k = self._b.shape[1]
         inverse = self._solve(np.eye(k))
         h = (self._a.T @ self._b).tocsr().multiply(1.0 / self._a_count[:, None]).tocsr()
-        for lo in range(0, self.n_cells, block):
-            hi = min(lo + block, self.n_cells)
-            g = self._b[lo:hi].toarray() - h[codes[lo:hi]].toarray()
-            out[lo:hi] -= np.einsum("ij,jk,ik->i", g, inverse, g)
+        rows = max(1, block // k)
+        for lo in range(0, self.n_cells, rows):
+            hi = min(lo + rows, self.n_cells)
+            g = self._b[lo:hi].toarray() - h[codes[lo:hi]].toarray()  # rows of M_A D_B
+            out[lo:hi] -= ((g @ inverse) * g).sum(axis=1)
         return np.clip(out, 0.0, 1.0)
 
     def annihilate(self, v: np.ndarray) -> np.ndarray:
@@ -131,14 +134,16 @@ def _codes(values) -> tuple[np.ndarray, int]:
     return codes.ravel(), uniques.size
 
 
-def init(unit, time, fe: str = "twoway", direct_max: int = DIRECT_MAX) -> CellEffects:
+def init(unit, time, fe: str = "twoway", direct_max: int | None = None) -> CellEffects:
     """The projection for cells with unit ids ``unit`` and periods ``time`` (length N each).
 
     Each (unit, period) pair should occur once (a panel); repeated pairs are allowed
-    and treated as repeated cells of the same effects. ``direct_max`` chooses between
+    and treated as repeated cells of the same effects. ``direct_max`` (default
+    `DIRECT_MAX`) chooses between
     the dense solve and conjugate gradients (module docstring).
     """
     fe = fe_kind(fe)
+    direct_max = DIRECT_MAX if direct_max is None else direct_max
     unit, time = np.asarray(unit), np.asarray(time)
     if unit.shape != time.shape or unit.ndim != 1:
         raise ValueError(

@@ -49,7 +49,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy.special import gammaln, logsumexp
+from scipy.special import logsumexp, poch
 
 LEVERAGE_GAP = 1e-8
 """Leverage h_i above 1 - this: y_i alone determines a coefficient direction."""
@@ -122,7 +122,9 @@ def pointwise(
     log_w = np.asarray(log_weights, dtype=float) - logsumexp(log_weights)
     keep = np.flatnonzero(log_w > log_w.max() - NEGLIGIBLE)
     a_del = float(an) - 0.5
-    const = gammaln(a_del + 0.5) - gammaln(a_del) - 0.5 * np.log(2 * np.pi)
+    # log Gamma(a) - log Gamma(a - 1/2) as one ratio: the difference of the two cancels
+    # terms of order a log a (2e-10 at N = 2e5)
+    const = np.log(poch(a_del, 0.5)) - 0.5 * np.log(2 * np.pi)
     r_all = np.asarray(grid, dtype=float)
     levels = _nested_levels(r_all)  # level of each grid point: 0 the coarsest grid
     points = [

@@ -22,7 +22,8 @@ What stays on the host whatever the device (numpy/scipy, so it neither waits for
 blocks the device, and it is where a device run spends its set-up): the design and
 the cross-products with fixed effects removed (O(N p) once per fit), the
 log-determinant set-up (sparse products with probe vectors), the exact sampler's
-one-dimensional grid (O(grid p^3)) and the exact LOO (O(grid N p^2), numpy threads),
+one-dimensional grid (O(grid p^3)) and the exact LOO (O(N) or O(N p^2) per point of its
+nested grids, numpy threads),
 and Pareto smoothing. On the device: the W operator and the LOO basis (the W context
 keeps one device copy per W), NUTS, the pointwise log-likelihood, effects.
 

@@ -22,6 +22,7 @@ from bayespatial.data.panel import Panel
 from bayespatial.engine.absorb import CellEffects
 from bayespatial.engine.absorb import init as init_effects
 from bayespatial.engine.crossprod import demean
+from bayespatial.engine.loo_exact import LEVERAGE_GAP
 
 
 class Design(NamedTuple):
@@ -63,9 +64,13 @@ def spatial_lag(W, v: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray
     m = W.sparse if hasattr(W, "sparse") else W
     if cells is not None:
         t, u = cells
-        grid = np.full((int(t.max()) + 1 if t.size else 0, m.shape[0], *v.shape[1:]), np.nan)
-        grid[t, u] = v
-        return spatial_lag(m, grid)[t, u]
+        grid = np.zeros((int(t.max()) + 1 if t.size else 0, m.shape[0], *v.shape[1:]))
+        absent = np.ones(grid.shape[:2])
+        grid[t, u], absent[t, u] = v, 0.0
+        out = spatial_lag(m, grid)[t, u]
+        # a neighbour with a non-zero weight and no cell leaves W v undefined
+        out[spatial_lag(abs(m), absent)[t, u] > 0] = np.nan
+        return out
     return np.stack([np.asarray(m @ v[t]) for t in range(v.shape[0])]).reshape(v.shape)
 
 
@@ -177,7 +182,13 @@ def build_design(
         where = panel.where(bad[:, j])
         hint = (
             " It is a lag: pass drop_initial=k to drop the first k periods"
-            + ("" if panel.balanced else ", and add the rows a lag needs after a unit's gap")
+            + (
+                ""
+                if panel.balanced
+                else "; on an unbalanced panel a unit's first row after entering late or after "
+                "a gap has no lag either: compute the lagged column before removing rows, or "
+                "remove those rows"
+            )
             + "."
             if "lag(" in str(col)
             else " Impute them deliberately or remove those rows."
@@ -240,7 +251,8 @@ def _cell_design(panel, W, lhs, rhs, keep, drop_initial, lagged, fe, notes) -> D
     (M_ii = 0: a unit or period seen once, or a cell whose removal splits the
     unit-period graph) carry no information on the coefficients and have no
     leave-one-out density; they are dropped, repeatedly until none is left, with a
-    note, as reghdfe and fixest drop singletons (Correia 2015, "Singletons, cluster-robust
+    note (M_ii below `bayespatial.engine.loo_exact.LEVERAGE_GAP`), as reghdfe and fixest
+    drop singletons (Correia 2015, "Singletons, cluster-robust
     standard errors and fixed effects"; Kline, Saggio & Solvsten 2020, *Econometrica*
     88, 1859-1898, on the leave-one-out connected set).
     """
@@ -257,16 +269,17 @@ def _cell_design(panel, W, lhs, rhs, keep, drop_initial, lagged, fe, notes) -> D
         where = panel.where(np.isin(np.arange(len(panel.frame)), rows))
         raise PanelError(
             f"W x of the Durbin terms {list(lagged)} is undefined for {int(bad.sum())} "
-            f"observed cell(s), e.g. {', '.join(where)}: a neighbour under W has no row in "
-            "that period, and W x needs x of every neighbour. Add those rows, fit 'ols', "
-            "or restrict the data to periods where the neighbours are observed."
+            f"observed cell(s), e.g. {', '.join(where)}: "
+            f"{_absent_neighbour(panel, W, cells, bad, drop_initial)}, and W x needs x of "
+            "every neighbour. Add those rows, fit 'ols', or restrict the data to periods "
+            "where the neighbours are observed."
         )
     dropped = 0
     while True:
         effects = init_effects(cells[1], cells[0], fe)
-        if fe == "none" or not effects._direct:
+        if fe == "none" or not effects.direct:
             break
-        exact = effects.diagonal() < 1e-10
+        exact = effects.diagonal() < LEVERAGE_GAP
         if not exact.any():
             break
         dropped += int(exact.sum())
@@ -298,6 +311,20 @@ def _cell_design(panel, W, lhs, rhs, keep, drop_initial, lagged, fe, notes) -> D
         f"{absorbed}",
     )
     return Design(y, X, names, WX, lagged, periods, notes, None, cells, effects)
+
+
+def _absent_neighbour(panel, W, cells, bad, drop_initial) -> str:
+    """Name a neighbour without a cell of the first cell whose W x is undefined."""
+    m = (W.sparse if hasattr(W, "sparse") else W).tocsr()
+    t, u = cells[:, np.flatnonzero(bad)[0]]
+    present = set(cells[1, cells[0] == t].tolist())
+    lo, hi = m.indptr[u], m.indptr[u + 1]
+    weights = zip(m.indices[lo:hi], m.data[lo:hi], strict=True)
+    absent = [j for j, w in weights if w and j not in present]
+    if not absent:
+        return "a neighbour under W has no row in that period"
+    period = panel.periods[drop_initial + t]
+    return f"its neighbour {panel.unit}={panel.units[absent[0]]} has no row in {period}"
 
 
 def check_text_numbers(formula: str, panel: Panel) -> None:

@@ -39,9 +39,10 @@ class PriorPredictive(NamedTuple):
     names: tuple
     """Names of the coefficients (``W_x`` for W-lagged regressors)."""
     y: np.ndarray
-    """Simulated outcomes (draws, T, n), net of fixed effects."""
+    """Simulated outcomes (draws, T, n), net of fixed effects ((draws, N) on the N observed
+    cells of an unbalanced panel)."""
     observed: np.ndarray
-    """The observed y (T, n)."""
+    """The observed y (T, n), or (N,)."""
     notes: tuple
     """What was held fixed."""
 

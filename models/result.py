@@ -324,7 +324,8 @@ def compare(fits, ic: str = "loo", method: str = "psis", progress: bool | None =
         raise ValueError(
             "fits compared by LOO must use the same observations of the same outcome; these "
             f"have outcomes of shapes {[y.shape for y in ys]} or different values (a dynamic "
-            "model drops its first period; a transformed y is another outcome)."
+            "model drops its first period; on an unbalanced panel each fe drops the cells its "
+            "effects fit exactly, see fit.notes; a transformed y is another outcome)."
         )
     with counter("LOO of the fits", len(fits), progress, unit="fit") as bar:
         loos = {}

@@ -129,6 +129,10 @@ def assemble(
                 "cells_per_period": ["time"],
             }
         )
+        if design.lagged:  # W X from every observed cell, before exactly fitted ones went
+            constant["WX"] = design.WX
+            dims["WX"] = ["obs", "durbin"]
+            coords["durbin"] = list(design.lagged)
     coo = W.sparse.tocoo()
     constant.update({"W_row": coo.row, "W_col": coo.col, "W_val": coo.data})
     dims.update({k: ["nnz"] for k in ("W_row", "W_col", "W_val")})
@@ -479,7 +483,8 @@ class SpatialFit(FitResult):
         terms = tuple(str(t) for t in post["term"].values)
         lagged = tuple(self.durbin_terms)
         ylag = cd["y_lag"].values if "tau" in post else None
-        _, Z = regression_columns(X, terms, Wm, lagged, ylag, eta="eta" in post, cells=cells)
+        WX = cd["WX"].values if "WX" in cd else None  # the design's own W X, on cells
+        _, Z = regression_columns(X, terms, Wm, lagged, ylag, eta="eta" in post, WX=WX, cells=cells)
         coef = [self.draws("beta")]
         if lagged:
             coef.append(self.draws("theta")[:, [terms.index(t) for t in lagged]])
@@ -545,7 +550,8 @@ class SpatialFit(FitResult):
         every other unit-period, with the fixed effects integrated out under their
         flat priors (Q = B'M B / sigma^2), so y_it does not help estimate its own
         unit or period effect; dynamic fits condition on the lags. Observations are
-        the n T observed unit-periods, ordered period-major (``obs = t * n + i``), as
+        the n T observed unit-periods, ordered period-major (``obs = t * n + i``), or on
+        an unbalanced panel the observed cells in the fit's order (`cells`), as
         `obs_labels` names them. The values stored in ``idata.log_likelihood`` are
         returned when the fit has them. ``reduce`` (applied to each (chunk, T, n)
         block) streams instead of storing draws x N values, for panels where that
@@ -612,6 +618,8 @@ class SpatialFit(FitResult):
         """Whether the draws x observations matrix is small enough to keep in ``idata``."""
         post, y = self.idata.posterior, self.idata.observed_data["y"]
         if "nu" in post and self.attrs["fe"] != "none":
+            return False
+        if self.attrs.get("loo_unavailable"):
             return False
         return post.sizes["chain"] * post.sizes["draw"] * y.size <= LOG_LIK_MAX_VALUES
 

@@ -121,5 +121,6 @@ def test_unbalanced_panel_when_asked_cells_and_lags_across_a_gap(long_frame):
     with pytest.raises(PanelError, match="needs a balanced panel"):
         p.values("x")
     full = Panel.from_frame(long_frame, "region", "year", ["x"])
-    want = full.frame.groupby("region")["x"].shift(2).to_numpy()
-    np.testing.assert_array_equal(full.lag(full.frame["x"], 2), want)
+    for k in (2, 1, -1, 5):  # as pandas' shift within units: lags, a lead, beyond the panel
+        want = full.frame.groupby("region")["x"].shift(k).to_numpy()
+        np.testing.assert_array_equal(full.lag(full.frame["x"], k), want)

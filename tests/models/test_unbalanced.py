@@ -172,7 +172,10 @@ def test_slx_where_w_x_is_defined_and_the_error_where_it_is_not():
     assert fit.effects().query("term == 'x1' and effect == 'indirect'")["mean"].notna().all()
 
     holed = part.drop(index=part.index[(part["unit"] == "a5")][2]).reset_index(drop=True)
-    with pytest.raises(PanelError, match=r"W x of the Durbin terms .* undefined for 4 observed"):
+    with pytest.raises(
+        PanelError,
+        match=r"W x of the Durbin terms .* undefined for 4 observed.*neighbour unit=a5 has",
+    ):
         bsp.fit("slx", "y ~ x1 + x2", holed, W, fe="twoway", **KW)
     # OLS needs no W x: the same data fit
     bsp.fit("ols", "y ~ x1 + x2", holed, W, fe="twoway", draws=100, **KW)
@@ -217,3 +220,40 @@ def test_prior_predictive_on_cells(unbalanced):
         draws=20,
     )
     assert pp.y.shape == (20, len(df))
+
+
+def test_large_two_way_effects_by_conjugate_gradients_fit_and_say_loo_is_unavailable(
+    unbalanced, monkeypatch
+):
+    """With both factors above the dense solve's limit (forced here by a limit of 0) the
+    effects are solved by conjugate gradients: the estimate is still least squares, and
+    LOO, which needs each cell's leverage, is declined with the reason."""
+    from bayespatial.engine import absorb
+
+    df, W = unbalanced
+    monkeypatch.setattr(absorb, "DIRECT_MAX", 0)
+    want, _ = _least_squares(df, df[["x1", "x2"]].to_numpy(), "twoway")
+    got, _ = _estimate("ols", "y ~ x1 + x2", df, W, "twoway")
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+    fit = bsp.fit("ols", "y ~ x1 + x2", df, W, fe="twoway", draws=100, **KW)
+    assert any(n.startswith("LOO not available: the leverage") for n in fit.notes)
+    assert "log_likelihood" not in fit.idata.groups()
+    with pytest.raises(ValueError, match="one sparse solve per cell"):
+        fit.loo()
+
+
+def test_slx_log_likelihood_reads_the_stored_w_x(tmp_path):
+    """An unbalanced SLX fit stores the design's W X (constant_data "WX"), from which a
+    loaded fit recomputes the pointwise log-likelihood it stored; PSIS agrees with exact."""
+    W = _two_regions()
+    df = simulate("slx", W, T=6, beta=[1.0, -0.5], theta=[0.4, 0.1], fe="twoway", seed=4).frame
+    b_early = df["unit"].str.startswith("b") & (df["time"] < sorted(df["time"].unique())[2])
+    part = df[~b_early].reset_index(drop=True)
+    fit = bsp.fit("slx", "y ~ x1 + x2", part, W, fe="twoway", **KW)
+    assert fit.idata.constant_data["WX"].shape == (len(part), 2)
+    stored = fit.log_likelihood()
+    assert np.isfinite(stored).all()
+    fit.to_netcdf(tmp_path / "slx.nc", log_likelihood=False)
+    back = bsp.load(tmp_path / "slx.nc")
+    np.testing.assert_allclose(back.log_likelihood(), stored, atol=1e-12)
+    assert abs(fit.loo().elpd_loo - fit.loo(method="exact").elpd_loo) < 0.5
