@@ -10,7 +10,8 @@ Modules by concern (the package stays flat, as DESIGN.md asks; the names group t
   transformation), `absorb` (fixed effects on any set of cells), `streaming`
   (per-observation likelihood, Student-t).
 - Exact sampling: `conjugate` (the grid over rho/lam and the NIG conditionals),
-  `dynamic` (stability of the dynamic SDM).
+  `dynamic` (stability of the dynamic SDM); `pooling` (partially pooled group
+  coefficients integrated out given their variances).
 - LOO: `loo` (pointwise conditional log-likelihood), `loo_exact` (exact leave-one-out
   without refits), `loo_student`, `psis`.
 - Post-processing and tests: `effects` (LeSage-Pace), `turning` (inverted-U turning
