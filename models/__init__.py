@@ -1,7 +1,8 @@
 """The fit pipeline, the NumPyro models and the results (numbers in `bayespatial.engine`).
 
 - Configuring and preparing a fit: `config` (the validated options; families from
-  `bayespatial.data.families`), `design` (formula to the regressors Z), `context` (what
+  `bayespatial.data.families`), `design` (formula to the regressors Z), `groups`
+  (groupings of units and the columns of group-varying terms), `context` (what
   depends on W alone, built once per W).
 - Sampling: `fit` (the pipeline), `gaussian` and `student` (NumPyro models on a named
   `ModelData`), `sampling` (priors as distributions, NUTS), `nickell` (bias
