@@ -132,5 +132,14 @@ def gaussian_loglik(cp: CrossProducts, r, beta, sigma2, logdet_value, kind: str 
     """
     yy, zy, zz = quadratic_forms(cp, r, kind, xp)
     rss = yy - 2 * beta @ zy + beta @ zz @ beta
+    return (
+        log_jacobian(cp, r, logdet_value, xp)
+        - 0.5 * cp.nobs * xp.log(2 * xp.pi * sigma2)
+        - (0.5 * rss / sigma2)
+    )
+
+
+def log_jacobian(cp: CrossProducts, r, logdet_value, xp=np):
+    """c (log|I - r W| [- log(1 - r)]): the transformed panel's log-Jacobian (module table)."""
     ld = logdet_value - xp.log1p(-r) if cp.drop_unit_root else logdet_value
-    return cp.logdet_mult * ld - 0.5 * cp.nobs * xp.log(2 * xp.pi * sigma2) - 0.5 * rss / sigma2
+    return cp.logdet_mult * ld
