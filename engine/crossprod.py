@@ -140,6 +140,6 @@ def gaussian_loglik(cp: CrossProducts, r, beta, sigma2, logdet_value, kind: str 
 
 
 def log_jacobian(cp: CrossProducts, r, logdet_value, xp=np):
-    """c (log|I - r W| [- log(1 - r)]): the transformed panel's log-Jacobian (module table)."""
+    """The transformed panel's log-Jacobian c (log|I - r W| [- log(1 - r)]) (module table)."""
     ld = logdet_value - xp.log1p(-r) if cp.drop_unit_root else logdet_value
     return cp.logdet_mult * ld
