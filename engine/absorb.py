@@ -28,7 +28,7 @@ Numpy and scipy only, on the host: it runs once per fit on the data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
@@ -68,6 +68,8 @@ class CellEffects:
     direct: bool = True
     """Whether two-way effects are solved by a dense Cholesky factor (else conjugate
     gradients; then `diagonal` is not available)."""
+    _memo: dict = field(default_factory=dict)
+    """What is computed once per projection (`diagonal`)."""
 
     def diagonal(self, block: int = 4_000_000) -> np.ndarray:
         """diag(M) (N,): one minus each cell's leverage on the effect dummies.
@@ -80,6 +82,12 @@ class CellEffects:
         a cell needs it (`bayespatial.engine.loo.cell_basis`): M_ii = 0 is a cell that
         its effects fit exactly (a unit seen once under unit effects).
         """
+        if "diagonal" not in self._memo:  # once per projection: the fit and its LOO share it
+            self._memo["diagonal"] = self._diagonal(block)
+            self._memo["diagonal"].flags.writeable = False
+        return self._memo["diagonal"]
+
+    def _diagonal(self, block: int) -> np.ndarray:
         if self.fe == "none":
             return np.ones(self.n_cells)
         codes = self._a.indices  # one dummy per row: the row's level

@@ -563,7 +563,7 @@ class SpatialFit(FitResult):
         quadrature: O(nnz Q) per draw and period). ``progress``: as in `fit`.
         """
         from bayespatial.engine import loo_student
-        from bayespatial.engine.loo import basis_draws, pointwise_draws
+        from bayespatial.engine.loo import basis_draws
 
         post = self.idata.posterior
         if reduce is None and "log_likelihood" in self.idata.groups():
@@ -581,14 +581,11 @@ class SpatialFit(FitResult):
                 values = loo_student.pointwise_draws(
                     *args, self.draws("nu"), d["kind"], chunk, reduce, on_block=tick
                 )
-            elif d["cells"] is not None:  # unbalanced: the basis of the observed cells
+            else:  # Gaussian: the basis of the panel or of its observed cells (`_basis`)
                 chunk = chunk or max(1, min(4096, 40_000_000 // d["y"].size))
                 values = basis_draws(
                     self._basis(d), *args[3:], d["kind"], chunk, reduce, on_block=tick
                 )
-            else:
-                chunk = chunk or max(1, min(4096, 40_000_000 // d["y"].size))
-                values = pointwise_draws(*args, d["kind"], chunk, reduce, fe=d["fe"], on_block=tick)
         if reduce is not None:
             return values
         return values.reshape(post.sizes["chain"], post.sizes["draw"], -1)

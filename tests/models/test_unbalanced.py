@@ -81,13 +81,11 @@ def test_ols_equals_dummy_least_squares_and_its_exact_loo(unbalanced, fe):
         atol=1e-8,
     )
     # posterior: Student-t around least squares; 4 Monte Carlo se on the mean, 5% on the sd
-    resid = (
-        df["y"].to_numpy()
-        - np.hstack([X, _dummies(df, fe)])
-        @ np.linalg.lstsq(np.hstack([X, _dummies(df, fe)]), df["y"].to_numpy(), rcond=None)[0]
-    )
+    D, y = _dummies(df, fe), df["y"].to_numpy()
+    XD = np.hstack([X, D])
+    resid = y - XD @ np.linalg.lstsq(XD, y, rcond=None)[0]
     nu = len(df) - rank - 2
-    MX = X - _dummies(df, fe) @ np.linalg.lstsq(_dummies(df, fe), X, rcond=None)[0]
+    MX = X - D @ np.linalg.lstsq(D, X, rcond=None)[0]
     sd = np.sqrt(np.diag(np.linalg.inv(MX.T @ MX)) * (resid @ resid) / (nu - 2))
     draws = fit.draws("beta")
     assert np.all(np.abs(draws.mean(0) - want) < 4 * sd / np.sqrt(len(draws)))
