@@ -10,7 +10,7 @@ from bayespatial.data.families import FAMILIES, Family, family
 from bayespatial.data.wmatrix import ISLANDS
 from bayespatial.engine.crossprod import fe_kind
 from bayespatial.engine.logdet import METHODS as LOGDET_METHODS
-from bayespatial.priors.spec import Priors, defaults
+from bayespatial.priors.spec import Flat, Priors, defaults
 
 SAMPLERS = ("auto", "exact", "nuts")
 ERRORS = ("gaussian", "student_t")
@@ -52,6 +52,8 @@ class FitConfig:
     stationarity: str = "enforce"
     bias_correction: str = "auto"
     islands: str = "raise"
+    varying: tuple = ()
+    """(term, grouping column) pairs of partially pooled terms (`bayespatial.models.groups`)."""
 
     @property
     def family(self) -> Family:
@@ -143,4 +145,45 @@ class FitConfig:
             raise ModelError(f"priors must be bayespatial.priors.Priors(...), not {priors!r}.")
         if options.get("errors", "gaussian") == "student_t" and options.get("sampler") == "exact":
             raise ModelError("the exact sampler needs Gaussian errors; use sampler='nuts'.")
+        options["varying"] = _varying(options.get("varying"), model, priors, options)
         return cls(model, formula, unit, time, fe, durbin, priors, **options)
+
+
+VARYING_FAMILIES = ("ols", "slx", "sar", "sem", "sdm", "sdem")
+"""Families whose coefficients can vary by group (`bayespatial.models.pooled`)."""
+
+
+def _varying(varying, model: str, priors: Priors, options: dict) -> tuple:
+    """``varying={"x1": "region"}`` as sorted (term, column) pairs, checked against the options."""
+    if not varying:
+        return ()
+    if not isinstance(varying, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in varying.items()
+    ):
+        raise ModelError(
+            f"varying must map term names to a grouping column, e.g. {{'x1': 'region'}}; "
+            f"got {varying!r}."
+        )
+    if model not in VARYING_FAMILIES:
+        raise ModelError(
+            f"varying= is available for {list(VARYING_FAMILIES)}; not yet for {model!r}."
+        )
+    columns = sorted(set(varying.values()))
+    if len(columns) > 1:
+        raise ModelError(
+            f"varying= groups every term by one column; got {columns}. Fit one grouping at a "
+            "time (or combine them into one column, e.g. region x size)."
+        )
+    if options.get("errors", "gaussian") != "gaussian":
+        raise ModelError("varying= needs Gaussian errors (the coefficients are integrated out).")
+    if options.get("sampler", "auto") == "exact":
+        raise ModelError(
+            "varying= samples (rho, sigma^2, omega) by NUTS with the coefficients integrated "
+            "out; use sampler='auto' or 'nuts'."
+        )
+    if not isinstance(priors.coef, Flat):
+        raise ModelError(
+            "varying= needs the flat prior on the other coefficients (the default): the "
+            f"coefficients are integrated out under it; got coef={priors.coef!r}."
+        )
+    return tuple(sorted(varying.items()))

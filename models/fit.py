@@ -35,7 +35,7 @@ from bayespatial.engine.crossprod import cross_products
 from bayespatial.engine.dynamic import stationary
 from bayespatial.engine.loo import cell_basis, init_basis
 from bayespatial.engine.precision import float64
-from bayespatial.models import convergence, student
+from bayespatial.models import convergence, pooled, student
 from bayespatial.models.arviz_io import with_attrs
 from bayespatial.models.config import FitConfig
 from bayespatial.models.context import context
@@ -86,6 +86,7 @@ def fit(
     stationarity: str = "enforce",
     bias_correction: str = "auto",
     islands: str = "raise",
+    varying: dict | None = None,
 ) -> SpatialFit:
     """Fit a spatial model and return its posterior.
 
@@ -146,6 +147,16 @@ def fit(
         Units of W without neighbours raise by default; "keep" keeps them as zero
         rows of the row-standardised W (their W y and W x are 0). Not with time
         effects, whose transformation needs every row to sum to one.
+    varying : dict, optional
+        Partially pooled coefficients, e.g. ``{"x1": "region"}``: each named term gets
+        one coefficient per group of the column (constant within unit), drawn from
+        N(mu, omega^2) with omega estimated; a Durbin term's W x varies with it
+        (`bayespatial.models.groups`). ``"Intercept"`` gives group intercepts where no
+        unit effects absorb them (fe="none"). Sampled by NUTS on (rho, sigma^2, omega)
+        with the coefficients integrated out (`bayespatial.models.pooled`); the
+        default prior of omega is in `bayespatial.priors.spec`. Tables:
+        ``fit.varying()``, ``fit.contrasts()``, ``fit.effects(by=...)``,
+        ``fit.turning_point(x, by=...)``.
 
     Returns
     -------
@@ -185,6 +196,7 @@ def fit(
         stationarity=stationarity,
         bias_correction=bias_correction,
         islands=islands,
+        varying=varying,
     )
     started = clock.perf_counter()
     with stages(f"bayespatial {config.model} fit", config.progress) as stage:
@@ -228,7 +240,11 @@ def prepare_weights(W, islands: str = "raise") -> tuple[Weights, tuple]:
 
 
 def prepare(config: FitConfig, data: pd.DataFrame, W):
-    """W, notes, panel, design, coefficient names, columns Z and their cross-products."""
+    """W, notes, panel, design, coefficient names, columns Z, their cross-products, `Varying`.
+
+    The last is None unless ``config.varying`` splits terms by group
+    (`bayespatial.models.pooled.split`).
+    """
     W, notes = prepare_weights(W, config.islands)
     if config.fe in ("time", "twoway") and W.islands:
         isl = ", ".join(map(str, W.islands[:5])) + (" ..." if len(W.islands) > 5 else "")
@@ -256,16 +272,21 @@ def prepare(config: FitConfig, data: pd.DataFrame, W):
         dynamic=config.dynamic,
     )
     names, Z = design_columns(design, W, config.eta)
+    varying = None
+    if config.varying:
+        names, Z, varying = pooled.split(config, panel, design, W, names, Z)
     if design.cells is not None:  # unbalanced: the effects projected out on the cells
-        return W, notes, panel, design, names, Z, absorb.cross_products(design.y, Z, design.effects)
-    return W, notes, panel, design, names, Z, cross_products(design.y, Z, W, config.fe)
+        cp = absorb.cross_products(design.y, Z, design.effects)
+    else:
+        cp = cross_products(design.y, Z, W, config.fe)
+    return W, notes, panel, design, names, Z, cp, varying
 
 
 def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit:
     """Run a validated configuration on data and W (``stage`` shows the current step)."""
     started = clock.perf_counter()
     stage.step("data, design and cross-products")
-    W, notes, panel, design, names, Z, cp = prepare(config, data, W)
+    W, notes, panel, design, names, Z, cp, varying = prepare(config, data, W)
     kind = config.kind
     state, interval = None, None
     ctx = context(W)
@@ -277,7 +298,12 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
         reused = ctx.has_logdet(config.logdet)  # its info's init_s was paid by an earlier fit
         state = ctx.logdet(config.logdet)
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
-    sampler, reason = choose_sampler(config)
+    if varying is None:
+        sampler, reason = choose_sampler(config)
+    else:
+        sampler = "nuts"
+        reason = "partially pooled coefficients: NUTS on the variances, coefficients integrated out"
+        notes = (*notes, *pooled.few_groups_note(varying))
     stable = None
     if config.dynamic:
         w_min, w_max = ctx.extremes()
@@ -287,6 +313,9 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     stage.step(f"{sampler} sampler, {config.chains} x {config.draws} draws")
     if sampler == "exact":
         draws, stats, extra, grid = _run_exact(config, design, cp, coef, state, interval, stable)
+    elif varying is not None:
+        logdet = None if state is None else partial(logdet_engine.apply, state)
+        draws, stats, extra = pooled.sample(config, design, Z, cp, varying, logdet, interval)
     else:
         draws, stats, extra = _run_nuts(config, design, W, Z, cp, coef, state, interval, stable)
     exact_loo = None
@@ -313,7 +342,8 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
         stage.step("effects quadrature")
         quadrature = ctx.quadrature(state)
     if stats:
-        checks = _warn_diagnostics(draws, stats, {"coef": names})
+        owners = [] if varying is None else [name for name, _ in varying.owners]
+        checks = _warn_diagnostics(draws, stats, {"coef": names, "omega": owners, "mu": owners})
     elif kind != "none":
         checks = convergence.grid_checks(grid[1], config.family.spatial, draws["sigma"].size)
         convergence.warn(checks)
@@ -343,6 +373,7 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
         timings=timings,
         extra_attrs=extra,
         exact_loo=exact_loo,
+        varying=varying,
     )
 
 

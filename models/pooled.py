@@ -13,6 +13,7 @@ mu_k | theta, omega ~ N(mean of the block, omega_k^2 / G_k) under its flat prior
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -21,9 +22,15 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
+from bayespatial.data.errors import ModelError
 from bayespatial.data.families import SPATIAL_PARAMETER
 from bayespatial.engine import pooling
 from bayespatial.engine.crossprod import CrossProducts, log_jacobian, quadratic_forms
+from bayespatial.models.groups import Grouping, grouping, varying_columns
+from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, var_y
+
+FEW_GROUPS = 5
+"""Below this many groups the data say little about omega: the fit says so in a note."""
 
 
 class PooledData(NamedTuple):
@@ -86,3 +93,104 @@ def coefficient_draws(
         block = theta[:, start : start + size]
         mu[:, k] = block.mean(axis=1) + omega[:, k] / np.sqrt(size) * rng.standard_normal(D)
     return theta, mu
+
+
+class Varying(NamedTuple):
+    """The partially pooled terms of one fit."""
+
+    grouping: Grouping
+    """Which group each unit belongs to."""
+    layout: pooling.Layout
+    """Where the group blocks sit among the columns."""
+    owners: tuple
+    """Per block, (coefficient name, grouping column): ``x`` or ``W_x``."""
+
+
+def split(config, panel, design, W, names: tuple, Z: np.ndarray):
+    """Names, Z and `Varying` with the ``config.varying`` terms split by group.
+
+    Raises
+    ------
+    ModelError
+        The panel is unbalanced (the split of W x needs every unit in every period).
+    """
+    if design.cells is not None:
+        raise ModelError(
+            "varying= needs a balanced panel (W (x * 1[g]) takes every unit's x in each "
+            "period); fit a balanced window, or without varying=."
+        )
+    g = grouping(panel, config.varying[0][1])
+    terms = {term: g for term, _ in config.varying}
+    names, Z, layout, owners = varying_columns(Z, names, terms, W)
+    return names, Z, Varying(g, layout, owners)
+
+
+def omega_scales(config, cp: CrossProducts, Z: np.ndarray, layout, sd_y: float) -> np.ndarray:
+    """Scales of omega's half-normal priors (`bayespatial.priors.spec.HalfNormal`).
+
+    sd(x) of each block's pooled column (the sum of its group columns, i.e. the term
+    or its W lag before the split) on the data after the fixed effects: from the
+    transformed cross-products, whose columns have mean zero under any fixed effect,
+    and less the squared mean without fixed effects. A constant column (the
+    intercept) takes its root mean square.
+    """
+    gram = cp.gram[2 : 2 + cp.p, 2 : 2 + cp.p]
+    sd_x = []
+    for start, size in layout.blocks:
+        ms = gram[start : start + size, start : start + size].sum() / cp.nobs
+        mean = Z[..., start : start + size].sum(-1).mean() if config.fe == "none" else 0.0
+        var = ms - mean**2
+        sd_x.append(np.sqrt(var if var > 1e-10 * ms else ms))
+    return config.priors.omega.scales(sd_y, np.array(sd_x))
+
+
+def few_groups_note(varying: Varying) -> tuple:
+    """The note of a fit with fewer than `FEW_GROUPS` groups."""
+    G = len(varying.grouping.labels)
+    if G >= FEW_GROUPS:
+        return ()
+    return (
+        f"only {G} groups of {varying.grouping.column!r}: the data say little about the "
+        "between-group sd omega, whose posterior stays close to its prior; compare them in "
+        "fit.varying() (rows 'omega' and 'omega_prior') before reading the partial pooling",
+    )
+
+
+def sample(config, design, Z, cp: CrossProducts, varying: Varying, logdet, interval):
+    """NUTS on the collapsed posterior, then the coefficients and means drawn exactly.
+
+    Returns (draws, stats, extra attrs) as the fit's other samplers do: ``coef``
+    (chain, draw, p) in the columns' order, the spatial parameter, ``sigma``,
+    ``omega`` and ``mu`` (chain, draw, K).
+    """
+    shape, scale = sigma2_prior(config, cp, design)
+    scales = omega_scales(config, cp, Z, varying.layout, np.sqrt(var_y(cp, design, config.fe)))
+    data = PooledData(
+        cp=cp,
+        layout=varying.layout,
+        sigma2_prior=(shape, scale),
+        omega_scale=scales,
+        kind=config.kind,
+        spatial_prior=None
+        if config.kind == "none"
+        else spatial_distribution(config.priors.spatial, interval),
+        logdet=logdet,
+    )
+    with numpyro.validation_enabled(False):
+        samples, stats = nuts_run(pooled_model, config, data)
+    spatial = SPATIAL_PARAMETER.get(config.kind)
+    r = samples[spatial] if spatial else np.zeros_like(samples["sigma2"])
+    coef, mu = coefficient_draws(
+        data, r, samples["sigma2"], samples["omega"], np.random.default_rng(config.seed)
+    )
+    chains, draws = samples["sigma2"].shape
+    out = {
+        "coef": coef.reshape(chains, draws, -1),
+        "sigma": samples["sigma"],
+        "omega": samples["omega"],
+        "mu": mu.reshape(chains, draws, -1),
+    }
+    if spatial:
+        out[spatial] = samples[spatial]
+    extra = {"omega_prior_scale": json.dumps([float(s) for s in scales])}
+    return out, stats, extra

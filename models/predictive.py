@@ -85,7 +85,7 @@ def prior_predictive(
         seed=seed,
         drop_initial=drop_initial,
     )
-    W, _, _, design, names, Z, cp = prepare(config, data, W)
+    W, _, _, design, names, Z, cp, _ = prepare(config, data, W)
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)
     improper = [n for n, f in zip(names, coef.flat_mask, strict=True) if f and n != "Intercept"]
     if improper:

@@ -28,6 +28,7 @@ from bayespatial.engine.effects import (
 )
 from bayespatial.engine.precision import float64
 from bayespatial.engine.turning import summarise
+from bayespatial.models import group_tables
 from bayespatial.models.arviz_io import (
     add_log_likelihood,
     elpd_data,
@@ -37,6 +38,7 @@ from bayespatial.models.arviz_io import (
 )
 from bayespatial.models.context import context
 from bayespatial.models.design import lagged_name, regression_columns
+from bayespatial.models.groups import Grouping, varying_columns
 from bayespatial.models.progress import counter, note, track
 from bayespatial.models.result import FitResult, equal_tailed, register
 
@@ -85,11 +87,20 @@ def assemble(
     timings: dict,
     extra_attrs: dict | None = None,
     exact_loo: np.ndarray | None = None,
+    varying=None,
 ) -> SpatialFit:
-    """Build the `SpatialFit` of one run (posterior on the user's scale, with names)."""
+    """Build the `SpatialFit` of one run (posterior on the user's scale, with names).
+
+    ``varying`` (`bayespatial.models.pooled.Varying`): ``beta``/``theta`` of a varying
+    term hold the common mean mu of its groups; the group coefficients are
+    ``beta_group`` (varying, group), with ``mu`` and ``omega`` (varying).
+    """
     terms = list(design.names)
     coef = draws["coef"]
     k = len(terms)
+    group_vars = {}
+    if varying is not None:
+        coef, group_vars = _varying_posterior(draws, design, varying)
     posterior = {"beta": coef[..., :k]}
     if design.lagged or (config.family.durbin and not config.dynamic):
         theta = np.zeros_like(posterior["beta"])
@@ -99,6 +110,7 @@ def assemble(
     for name in SCALARS:
         if name in draws:
             posterior[name] = draws[name]
+    posterior.update(group_vars)
     dims = {"beta": ["term"], "theta": ["term"]}
     cross_section = panel.time is None
     cells = design.cells is not None  # unbalanced: one "obs" per observed cell
@@ -133,6 +145,12 @@ def assemble(
             constant["WX"] = design.WX
             dims["WX"] = ["obs", "durbin"]
             coords["durbin"] = list(design.lagged)
+    if varying is not None:
+        g = varying.grouping
+        coords.update({"varying": [name for name, _ in varying.owners], "group": _coord(g.labels)})
+        dims.update({"beta_group": ["varying", "group"], "mu": ["varying"], "omega": ["varying"]})
+        constant["group_of_unit"] = g.of_unit
+        dims["group_of_unit"] = ["unit"]
     coo = W.sparse.tocoo()
     constant.update({"W_row": coo.row, "W_col": coo.col, "W_val": coo.data})
     dims.update({k: ["nnz"] for k in ("W_row", "W_col", "W_val")})
@@ -183,6 +201,11 @@ def assemble(
         **{k: round(v, 3) for k, v in timings.items()},
         **(extra_attrs or {}),
     }
+    if varying is not None:
+        attrs["varying"] = json.dumps(
+            {"column": varying.grouping.column, "terms": [name for name, _ in varying.owners]}
+        )
+        attrs["omega_prior"] = repr(config.priors.omega)
     if config.dynamic:
         attrs.update({"eta_term": int(config.eta), "stationarity": config.stationarity})
     if stats:
@@ -197,6 +220,24 @@ def assemble(
         constant_data=constant,
     )
     return SpatialFit(idata)
+
+
+def _varying_posterior(draws: dict, design, varying) -> tuple[np.ndarray, dict]:
+    """The coefficients in the standard column order (mu for varying ones) and group draws.
+
+    The varying fit's columns are the fixed columns in their standard order, then one
+    block per varying coefficient (`bayespatial.models.groups.varying_columns`).
+    """
+    standard = [*design.names, *map(lagged_name, design.lagged)]
+    owners = [name for name, _ in varying.owners]
+    fixed = [name for name in standard if name not in owners]
+    coef, mu = draws["coef"], draws["mu"]
+    out = np.empty((*coef.shape[:2], len(standard)))
+    for j, name in enumerate(standard):
+        pooled = name in owners
+        out[..., j] = mu[..., owners.index(name)] if pooled else coef[..., fixed.index(name)]
+    blocks = [coef[..., start : start + size] for start, size in varying.layout.blocks]
+    return out, {"beta_group": np.stack(blocks, axis=2), "mu": mu, "omega": draws["omega"]}
 
 
 @register("spatial")
@@ -236,12 +277,20 @@ class SpatialFit(FitResult):
         post = self.idata.posterior
         terms = [str(t) for t in post["term"].values]
         lagged = set(self.durbin_terms)
+        g = group_tables.groups(self)
+        pooled = [] if g is None else g.terms  # their beta/theta hold mu
         for j, term in enumerate(terms):
-            yield "beta", term, post["beta"].values[..., j]
+            yield "mu" if term in pooled else "beta", term, post["beta"].values[..., j]
         if "theta" in post:
             for j, term in enumerate(terms):
                 if term in lagged:
-                    yield "theta", lagged_name(term), post["theta"].values[..., j]
+                    name = lagged_name(term)
+                    yield "mu" if name in pooled else "theta", name, post["theta"].values[..., j]
+        for k, name in enumerate(pooled):
+            for j, label in enumerate(g.labels):
+                parameter = "theta" if name.startswith("W_") else "beta"
+                yield parameter, f"{name}[{label}]", post["beta_group"].values[..., k, j]
+            yield "omega", name, post["omega"].values[..., k]
         for name in SCALARS:
             if name in post:
                 yield name, name, post[name].values
@@ -280,6 +329,9 @@ class SpatialFit(FitResult):
             raise ValueError(f"horizon must be 'short' or 'long', not {horizon!r}.")
         if horizon == "long" and "tau" not in post:
             raise ValueError("long-run effects need a dynamic model (dsdm).")
+        g = group_tables.groups(self)
+        if g is not None:  # unit-specific coefficients: the groups' effects, unit-weighted
+            return group_tables.average(group_tables.effect_draws(self, g), g)
         terms = [str(t) for t in post["term"].values]
         keep = [j for j, t in enumerate(terms) if t != "Intercept"]
         beta = self.draws("beta")[:, keep]
@@ -343,8 +395,17 @@ class SpatialFit(FitResult):
         eta = self.draws("eta") if "eta" in self.idata.posterior else np.zeros_like(tau)
         return stationary(tau, self.draws("rho"), eta, a["w_min"], a["w_max"])
 
-    def effects(self, ci: float | None = None, structural_zeros: bool = True) -> pd.DataFrame:
+    def effects(
+        self, ci: float | None = None, structural_zeros: bool = True, by: str | None = None
+    ) -> pd.DataFrame:
         """Tidy table: term, effect in {direct, indirect, total}, mean, sd, lower, upper, note.
+
+        ``by`` (the grouping column of a ``varying=`` fit): one row per term, group and
+        effect, with columns term, group, n_units, effect, mean, sd, lower, upper
+        (`bayespatial.engine.group_effects` defines a group's direct effect, the mean
+        of S_ii over its units, and its total, the mean over its units of the column
+        sums of S). Without ``by`` a varying fit reports their unit-weighted average,
+        LeSage and Pace's tr(S)/n and 1'S1/n with unit-specific coefficients.
 
         ``note`` says where an indirect effect is zero by construction (SEM, OLS, and
         terms left out of ``durbin``): the error models spread shocks, not x;
@@ -356,6 +417,8 @@ class SpatialFit(FitResult):
         do not bound the effect), mean and sd use the stable draws, and ``note`` says so.
         """
         ci = self.attrs["ci"] if ci is None else ci
+        if by is not None:
+            return group_tables.effects(self, by, ci)
         horizons = ("short", "long") if "tau" in self.idata.posterior else ("short",)
         rows = []
         for horizon in horizons:
@@ -401,6 +464,23 @@ class SpatialFit(FitResult):
                 )
         return pd.DataFrame(rows)
 
+    def varying(self, ci: float | None = None) -> pd.DataFrame:
+        """Group coefficients of a ``varying=`` fit, their mean mu and spread omega.
+
+        Tidy table: term, parameter ("beta" per group, "mu", "omega", and
+        "omega_prior" for the prior of omega beside its posterior), group (labels as in
+        the data; empty for mu and omega), n_units, mean, sd, lower, upper.
+        """
+        return group_tables.table(self, self.attrs["ci"] if ci is None else ci)
+
+    def contrasts(self, term: str | None = None, ci: float | None = None) -> pd.DataFrame:
+        """Posterior of every pairwise group difference of the varying coefficients.
+
+        Tidy table: term, group_a, group_b, mean, sd, lower, upper of
+        beta_a - beta_b, and p_greater = P(beta_a > beta_b | y).
+        """
+        return group_tables.contrasts(self, term, self.attrs["ci"] if ci is None else ci)
+
     def quadratic_terms(self, x: str, quadratic: str | None = None) -> tuple[str, str]:
         """Names of the linear and quadratic terms of ``x`` (e.g. ``x`` and ``I(x ** 2)``)."""
         terms = [str(t) for t in self.idata.posterior["term"].values]
@@ -420,7 +500,7 @@ class SpatialFit(FitResult):
         return x, quadratic
 
     def turning_point(
-        self, x: str, quadratic: str | None = None, ci: float | None = None
+        self, x: str, quadratic: str | None = None, ci: float | None = None, by: str | None = None
     ) -> pd.DataFrame:
         """Turning point of an inverted U (or U) in ``x``, one row per basis.
 
@@ -429,9 +509,15 @@ class SpatialFit(FitResult):
         `bayespatial.engine.turning`. The observed range of x is taken from the
         data the model was fitted on. Columns: basis, [horizon], shape, median,
         lower, upper, p_concave, p_in_range, p_lind_mehlum, x_min, x_max.
+
+        ``by`` (the grouping column of a ``varying=`` fit): one row per basis and
+        group (columns group, n_units added), from the group's coefficients and its
+        effects (`effects` with ``by``), over the range of x among the group's units.
         """
         ci = self.attrs["ci"] if ci is None else ci
         lin, quad = self.quadratic_terms(x, quadratic)
+        if by is not None:
+            return group_tables.turning_points(self, lin, quad, by, ci)
         terms = [str(t) for t in self.idata.posterior["term"].values]
         xs = self.idata.constant_data["X"].values[..., terms.index(lin)]
         x_min, x_max = float(xs.min()), float(xs.max())
@@ -484,10 +570,20 @@ class SpatialFit(FitResult):
         lagged = tuple(self.durbin_terms)
         ylag = cd["y_lag"].values if "tau" in post else None
         WX = cd["WX"].values if "WX" in cd else None  # the design's own W X, on cells
-        _, Z = regression_columns(X, terms, Wm, lagged, ylag, eta="eta" in post, WX=WX, cells=cells)
+        names, Z = regression_columns(
+            X, terms, Wm, lagged, ylag, eta="eta" in post, WX=WX, cells=cells
+        )
         coef = [self.draws("beta")]
         if lagged:
             coef.append(self.draws("theta")[:, [terms.index(t) for t in lagged]])
+        g = group_tables.groups(self)
+        if g is not None:  # the group columns, as the fit built them
+            grouping = Grouping(g.column, tuple(g.labels), g.of_unit)
+            varying = {t: grouping for t in g.terms if not t.startswith("W_")}
+            _, Z, _, _ = varying_columns(Z, names, varying, Wm)
+            keep = [j for j, name in enumerate(names) if name not in g.terms]
+            beta_group = self.draws("beta_group")
+            coef = [np.concatenate(coef, axis=1)[:, keep], beta_group.reshape(len(beta_group), -1)]
         if "tau" in post:
             coef.append(self.draws("tau")[:, None])
             if "eta" in post:

@@ -17,6 +17,14 @@ Defaults, for every Gaussian model (conjugate, so the exact sampler applies):
   against 93-95% under the flat prior;
 - sigma^2 ~ InverseGamma(0.01, 0.01 var(y)): vague and invariant to the scale
   of y;
+- omega, the between-group sd of a partially pooled (``varying=``) coefficient:
+  half-normal with scale sd(y) / sd(x) on the data after the fixed effects
+  (``HalfNormal()``; x the term's column, or W x for its Durbin term). A spread of
+  one sd of y per sd of x between groups is large for any regression, so the prior
+  only rules out absurd heterogeneity (Gelman 2006, *Bayesian Analysis* 1, 515-534,
+  on half-normal and half-t priors for group-level scales); ``HalfNormal(scale)``
+  fixes the scale. With fewer than five groups the data say little about omega and
+  the fit reports its prior beside its posterior;
 - the spatial parameter (rho or lam): uniform on the valid interval
   (1/lambda_min, 1/lambda_max) of W; ``BetaInterval`` gives LeSage's
   Beta(a, a) on that interval instead (LeSage & Pace 2009, sec. 5.3).
@@ -87,6 +95,24 @@ class InverseGamma:
     def __post_init__(self):
         _positive("InverseGamma.shape", self.shape)
         _positive("InverseGamma.scale_factor", self.scale_factor)
+
+
+@dataclass(frozen=True)
+class HalfNormal:
+    """Omega ~ |N(0, scale^2)|; scale None means sd(y) / sd(x) on the transformed data."""
+
+    scale: float | None = None
+
+    def __post_init__(self):
+        if self.scale is not None:
+            _positive("HalfNormal.scale", self.scale)
+
+    def scales(self, sd_y: float, sd_x: np.ndarray) -> np.ndarray:
+        """The scale of each varying coefficient: ``scale``, or sd(y) / sd(x) per column."""
+        sd_x = np.asarray(sd_x, dtype=float)
+        if self.scale is not None:
+            return np.full(sd_x.shape, float(self.scale))
+        return sd_y / sd_x
 
 
 @dataclass(frozen=True)
@@ -163,6 +189,9 @@ class Priors:
     coef: Flat | ZellnerG | Normal | Mapping = field(default_factory=Flat)
     sigma2: InverseGamma = field(default_factory=InverseGamma)
     spatial: Uniform | BetaInterval = field(default_factory=Uniform)
+    omega: HalfNormal = field(default_factory=HalfNormal, repr=False)
+    """Prior of the between-group sd of ``varying=`` terms (kept out of repr: fits without
+    varying terms do not use it; varying fits record it in ``attrs["omega_prior"]``)."""
 
     def __post_init__(self):
         if isinstance(self.coef, Mapping):
@@ -177,6 +206,8 @@ class Priors:
             )
         if not isinstance(self.sigma2, InverseGamma):
             raise ValueError(f"sigma2 prior must be InverseGamma, not {self.sigma2!r}.")
+        if not isinstance(self.omega, HalfNormal):
+            raise ValueError(f"omega prior must be HalfNormal(scale), not {self.omega!r}.")
         if not isinstance(self.spatial, Uniform | BetaInterval):
             raise ValueError(
                 f"spatial prior must be Uniform or BetaInterval, not {self.spatial!r}."

@@ -47,7 +47,7 @@ def _estimate(model, formula, df, W, fe, durbin=None):
     config = FitConfig.build(
         model, formula, unit="unit", time="time", fe=fe, durbin=durbin, priors=None
     )
-    *_, cp = prepare(config, df, W)
+    *_, cp, _ = prepare(config, df, W)
     g, p = cp.gram, cp.p
     return np.linalg.solve(g[2 : 2 + p, 2 : 2 + p], g[2 : 2 + p, 0]), cp.nobs
 

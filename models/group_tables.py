@@ -1,0 +1,269 @@
+"""Tables of a fit with partially pooled (group-varying) coefficients, from its InferenceData.
+
+The posterior holds ``beta_group`` (varying, group): the group coefficients of each
+varying term (``x``) and of its Durbin term (``W_x``); ``mu`` and ``omega``
+(varying): their common mean and between-group sd; ``group_of_unit`` in
+``constant_data`` says which group each unit is in (`bayespatial.models.results`).
+Terms that do not vary have one coefficient, shared by every group.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy.stats import halfnorm
+
+from bayespatial.engine.group_effects import group_averages, group_effects
+from bayespatial.engine.turning import summarise
+from bayespatial.models.design import lagged_name
+from bayespatial.models.result import equal_tailed
+
+
+class Groups(NamedTuple):
+    """The grouping of a varying fit."""
+
+    column: str
+    """The grouping column."""
+    terms: list
+    """Varying coefficients: ``x`` and, for Durbin terms, ``W_x``."""
+    labels: list
+    """Group labels as in the data."""
+    of_unit: np.ndarray
+    """(n,) group index of each unit."""
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Units per group."""
+        return np.bincount(self.of_unit, minlength=len(self.labels))
+
+
+def groups(fit) -> Groups | None:
+    """The grouping of ``fit`` (None when no coefficient varies)."""
+    if "varying" not in fit.attrs:
+        return None
+    meta = json.loads(fit.attrs["varying"])
+    post = fit.idata.posterior
+    labels = [v.item() if hasattr(v, "item") else v for v in post["group"].values]
+    of_unit = fit.idata.constant_data["group_of_unit"].values.astype(np.int64)
+    return Groups(meta["column"], meta["terms"], labels, of_unit)
+
+
+def require(fit, by: str | None = None) -> Groups:
+    """The grouping, or a ValueError saying that the fit has none (or another one)."""
+    g = groups(fit)
+    if g is None:
+        raise ValueError(
+            "this fit has no group-varying coefficients; refit with varying={'x': 'column'}."
+        )
+    if by is not None and by != g.column:
+        raise ValueError(
+            f"by={by!r}: this fit's coefficients vary by {g.column!r}; by= takes that column."
+        )
+    return g
+
+
+def coefficient(fit, g: Groups, name: str) -> np.ndarray:
+    """Draws (draws, G) of coefficient ``name`` (``x`` or ``W_x``) in each group."""
+    if name in g.terms:
+        return fit.draws("beta_group")[:, g.terms.index(name), :]
+    post = fit.idata.posterior
+    terms = [str(t) for t in post["term"].values]
+    if name.startswith("W_") and name[2:] in terms:  # theta (zero for terms not W-lagged)
+        shared = fit.draws("theta")[:, terms.index(name[2:])]
+    else:
+        shared = fit.draws("beta")[:, terms.index(name)]
+    return np.repeat(shared[:, None], len(g.labels), axis=1)
+
+
+def table(fit, ci: float) -> pd.DataFrame:
+    """Tidy table of the group coefficients, their means and between-group sds.
+
+    Columns: term, parameter ("beta" a group's coefficient, "mu" the common mean,
+    "omega" the between-group sd, "omega_prior" its prior, for comparison), group
+    (empty for mu and omega), n_units, mean, sd, lower, upper.
+    """
+    g = require(fit)
+    beta = fit.draws("beta_group")
+    rows = []
+
+    def row(term, parameter, group, n_units, v):
+        lo, hi = equal_tailed(v, ci)
+        rows.append(
+            {
+                "term": term,
+                "parameter": parameter,
+                "group": group,
+                "n_units": n_units,
+                "mean": float(np.mean(v)),
+                "sd": float(np.std(v, ddof=1)),
+                "lower": lo,
+                "upper": hi,
+            }
+        )
+
+    scales = json.loads(fit.attrs["omega_prior_scale"])
+    n_all = int(g.sizes.sum())
+    for k, term in enumerate(g.terms):
+        for j, label in enumerate(g.labels):
+            row(term, "beta", label, int(g.sizes[j]), beta[:, k, j])
+        row(term, "mu", "", n_all, fit.draws("mu")[:, k])
+        row(term, "omega", "", n_all, fit.draws("omega")[:, k])
+        prior = halfnorm(scale=scales[k])
+        lo, hi = prior.ppf([(1 - ci) / 2, (1 + ci) / 2])
+        rows.append(
+            {
+                "term": term,
+                "parameter": "omega_prior",
+                "group": "",
+                "n_units": n_all,
+                "mean": float(prior.mean()),
+                "sd": float(prior.std()),
+                "lower": float(lo),
+                "upper": float(hi),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def contrasts(fit, term: str | None, ci: float) -> pd.DataFrame:
+    """Pairwise group differences of the varying coefficients.
+
+    Columns: term, group_a, group_b, mean, sd, lower, upper of beta_a - beta_b, and
+    p_greater = P(beta_a > beta_b | y) (the share of draws).
+    """
+    g = require(fit)
+    terms = g.terms if term is None else [term]
+    unknown = [t for t in terms if t not in g.terms]
+    if unknown:
+        raise ValueError(f"term {unknown[0]!r} does not vary by group; varying terms: {g.terms}.")
+    rows = []
+    for t in terms:
+        b = coefficient(fit, g, t)
+        for a, c in combinations(range(len(g.labels)), 2):
+            diff = b[:, a] - b[:, c]
+            lo, hi = equal_tailed(diff, ci)
+            rows.append(
+                {
+                    "term": t,
+                    "group_a": g.labels[a],
+                    "group_b": g.labels[c],
+                    "mean": float(diff.mean()),
+                    "sd": float(diff.std(ddof=1)),
+                    "lower": lo,
+                    "upper": hi,
+                    "p_greater": float(np.mean(diff > 0)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _W(fit):
+    import scipy.sparse as sp
+
+    cd, n = fit.idata.constant_data, int(fit.attrs["W_n"])
+    return sp.csr_matrix((cd["W_val"].values, (cd["W_row"].values, cd["W_col"].values)), (n, n))
+
+
+_QUADRATURES: dict = {}
+"""Group averages by (W fingerprint, grouping, rho's range): one dense solve per W."""
+
+
+def averages(fit, g: Groups, rho: np.ndarray):
+    """`bayespatial.engine.group_effects.group_averages` of the fit (kept for the process)."""
+    lo, hi = float(rho.min()), float(rho.max())
+    key = (fit.attrs["W_fingerprint"], g.of_unit.tobytes(), lo, hi)
+    if key not in _QUADRATURES:
+        if len(_QUADRATURES) >= 4:
+            _QUADRATURES.pop(next(iter(_QUADRATURES)))
+        _QUADRATURES[key] = group_averages(_W(fit), g.of_unit, len(g.labels), lo, hi)
+    return _QUADRATURES[key]
+
+
+def effect_draws(fit, g: Groups) -> dict:
+    """Draws of the effects by group: effect -> {term: (draws, G)}, intercept left out.
+
+    Definitions in `bayespatial.engine.group_effects`.
+    Models without a spatial lag of y (rho = 0): direct_g = beta_g + theta_g mean W_ii
+    and total_g = beta_g + theta_g (mean over the group of W's column sums), no
+    eigendecomposition needed.
+    """
+    post = fit.idata.posterior
+    terms = [str(t) for t in post["term"].values if str(t) != "Intercept"]
+    lagged = set(fit.durbin_terms)
+    out = {"direct": {}, "indirect": {}, "total": {}}
+    if "rho" in post:
+        rho = fit.draws("rho")
+        q = averages(fit, g, rho)
+    else:
+        W = _W(fit)
+        count = g.sizes.astype(float)
+        diag = np.bincount(g.of_unit, W.diagonal(), len(g.labels)) / count
+        colsum = np.bincount(g.of_unit, np.asarray(W.sum(axis=0)).ravel(), len(g.labels)) / count
+    for term in terms:
+        beta = coefficient(fit, g, term)
+        theta = coefficient(fit, g, lagged_name(term)) if term in lagged else np.zeros_like(beta)
+        if "rho" in post:
+            eff = group_effects(q, rho, beta, theta)
+        else:
+            direct, total = beta + theta * diag, beta + theta * colsum
+            eff = {"direct": direct, "indirect": total - direct, "total": total}
+        for k, v in eff.items():
+            out[k][term] = v
+    return out
+
+
+def average(draws_by_group: dict, g: Groups) -> dict:
+    """Unit-weighted averages over groups: effect -> DataFrame (draws, terms)."""
+    w = g.sizes / g.sizes.sum()
+    return {k: pd.DataFrame({t: v @ w for t, v in f.items()}) for k, f in draws_by_group.items()}
+
+
+def effects(fit, by: str, ci: float) -> pd.DataFrame:
+    """Tidy table of effects by group: term, group, n_units, effect, mean, sd, lower, upper."""
+    g = require(fit, by)
+    rows = []
+    draws = effect_draws(fit, g)
+    for term in draws["direct"]:
+        for j, label in enumerate(g.labels):
+            for effect, frames in draws.items():
+                v = frames[term][:, j]
+                lo, hi = equal_tailed(v, ci)
+                rows.append(
+                    {
+                        "term": term,
+                        "group": label,
+                        "n_units": int(g.sizes[j]),
+                        "effect": effect,
+                        "mean": float(v.mean()),
+                        "sd": float(v.std(ddof=1)),
+                        "lower": lo,
+                        "upper": hi,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def turning_points(fit, lin: str, quad: str, by: str, ci: float) -> pd.DataFrame:
+    """Turning points by group, bases coef, direct and total (`SpatialFit.turning_point`).
+
+    The observed range of x is that of the group's units.
+    """
+    g = require(fit, by)
+    terms = [str(t) for t in fit.idata.posterior["term"].values]
+    xs = fit.idata.constant_data["X"].values[..., terms.index(lin)]  # (T, n) or (n,)
+    xs = xs.reshape(-1, len(g.of_unit))
+    effects_by_group = effect_draws(fit, g)
+    bases = {"coef": (coefficient(fit, g, lin), coefficient(fit, g, quad))}
+    for basis in ("direct", "total"):
+        bases[basis] = (effects_by_group[basis][lin], effects_by_group[basis][quad])
+    rows = []
+    for j, label in enumerate(g.labels):
+        own = xs[:, g.of_unit == j]
+        for basis, (b1, b2) in bases.items():
+            summary = summarise(b1[:, j], b2[:, j], float(own.min()), float(own.max()), ci)
+            rows.append({"basis": basis, "group": label, "n_units": int(g.sizes[j]), **summary})
+    return pd.DataFrame(rows)

@@ -1,0 +1,76 @@
+"""Effects by group with unit-specific coefficients against the dense impact matrix.
+
+Oracle: S = (I - rho W)^-1 (diag(beta_i) + W diag(theta_i)) formed densely with
+numpy's inverse; a group's direct effect is the mean of S_ii over its units and its
+total effect the mean over its units of the column sums of S. Deterministic linear
+algebra: tolerances are floating-point ones.
+"""
+
+import numpy as np
+import pytest
+
+from bayespatial.data import weights
+from bayespatial.engine.group_effects import (
+    DENSE_MAX,
+    GroupInterpolant,
+    GroupQuadrature,
+    group_averages,
+    group_effects,
+    group_quadrature,
+)
+
+
+def _dense(W, of_unit, rho, beta, theta):
+    n = W.shape[0]
+    G = beta.shape[1]
+    out = {k: np.empty((len(rho), G)) for k in ("direct", "indirect", "total")}
+    for d, r in enumerate(rho):
+        S = np.linalg.inv(np.eye(n) - r * W) @ (
+            np.diag(beta[d, of_unit]) + W @ np.diag(theta[d, of_unit])
+        )
+        for g in range(G):
+            own = of_unit == g
+            out["direct"][d, g] = np.diag(S)[own].mean()
+            out["total"][d, g] = S.sum(axis=0)[own].mean()
+    out["indirect"] = out["total"] - out["direct"]
+    return out
+
+
+@pytest.mark.parametrize("kind", ["lattice", "knn"])
+def test_group_effects_match_dense_impacts(kind):
+    rng = np.random.default_rng(0)
+    if kind == "lattice":  # symmetric after scaling: the eigh path
+        W = weights.lattice(7, 6, kind="queen").row_standardize()
+    else:  # k-nearest neighbours: not similar to a symmetric matrix, the eig path
+        W = weights.knn(rng.uniform(size=(40, 2)), k=4).row_standardize()
+    m = W.sparse.toarray()
+    n = m.shape[0]
+    of_unit = rng.integers(0, 3, size=n)
+    rho = np.array([-0.3, 0.0, 0.45, 0.9])
+    beta, theta = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    q = group_averages(W.sparse, of_unit, 3, rho.min(), rho.max())
+    assert isinstance(q, GroupQuadrature if kind == "lattice" else GroupInterpolant)
+    got = group_effects(q, rho, beta, theta)
+    want = _dense(m, of_unit, rho, beta, theta)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-9)
+
+
+def test_unit_weighted_groups_give_lesage_pace_averages():
+    """With the same coefficients everywhere, groups average back to tr(S)/n and 1'S1/n."""
+    W = weights.lattice(6, 6).row_standardize()
+    of_unit = np.arange(36) % 4
+    rho, beta, theta = np.array([0.6]), np.full((1, 4), 1.5), np.full((1, 4), -0.4)
+    eff = group_effects(group_quadrature(W.sparse, of_unit, 4), rho, beta, theta)
+    share = np.bincount(of_unit) / 36
+    m = W.sparse.toarray()
+    S = np.linalg.inv(np.eye(36) - 0.6 * m) @ (1.5 * np.eye(36) - 0.4 * m)
+    assert eff["direct"] @ share == pytest.approx(np.trace(S) / 36, rel=1e-10)
+    assert eff["total"] @ share == pytest.approx(S.sum() / 36, rel=1e-10)
+    assert eff["total"] @ share == pytest.approx((1.5 - 0.4) / (1 - 0.6), rel=1e-10)
+
+
+def test_large_w_is_refused_with_the_reason():
+    W = weights.lattice(DENSE_MAX // 50 + 1, 50).row_standardize()
+    with pytest.raises(ValueError, match="eigenvectors"):
+        group_quadrature(W.sparse, np.zeros(W.n, dtype=np.int64), 1)
