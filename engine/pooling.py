@@ -41,6 +41,10 @@ class Layout(NamedTuple):
     """Number of coefficients (columns of Z)."""
     blocks: tuple
     """(start, size) of each varying term's block of group coefficients."""
+    zero_mean: tuple = ()
+    """Per block, True where the data cannot see the block's mean (group intercepts under
+    time effects, which absorb their level): that direction gets a unit precision instead
+    of the flat prior, and draws are centred (`centre`). Empty: no such block."""
 
 
 def prior_precision(layout: Layout, omega, xp=np):
@@ -48,6 +52,8 @@ def prior_precision(layout: Layout, omega, xp=np):
     lam = xp.zeros((layout.p, layout.p))
     for k, (start, size) in enumerate(layout.blocks):
         block = (xp.eye(size) - 1.0 / size) / omega[k] ** 2
+        if layout.zero_mean and layout.zero_mean[k]:  # a constant in log|P|: Z 1 = 0
+            block = block + 1.0 / size
         if xp is np:
             lam[start : start + size, start : start + size] = block
         else:
@@ -91,6 +97,21 @@ def draw(cond: Conditional, normal, xp=np):
     """Coefficients m + L^-T e for standard normal ``e`` (p,) or (D, p) drawn by the caller."""
     e = xp.asarray(normal)
     return cond.mean + _solve_lower(cond.chol.T, e.T, xp, upper=True).T
+
+
+def centre(layout: Layout, theta: np.ndarray) -> np.ndarray:
+    """Draws (D, p) with the blocks of `Layout.zero_mean` centred on their mean.
+
+    Where Z 1_block = 0 the mean direction is an eigenvector of P with eigenvalue
+    1 (the unit precision's) and no data, so its draws are prior noise; the
+    identified part is the deviation from the block mean.
+    """
+    out = np.array(theta, dtype=float)
+    for k, (start, size) in enumerate(layout.blocks):
+        if layout.zero_mean and layout.zero_mean[k]:
+            block = out[:, start : start + size]
+            out[:, start : start + size] = block - block.mean(axis=1, keepdims=True)
+    return out
 
 
 def _solve_lower(chol, b, xp, upper: bool = False):

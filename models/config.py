@@ -154,7 +154,7 @@ VARYING_FAMILIES = ("ols", "slx", "sar", "sem", "sdm", "sdem")
 
 
 def _varying(varying, model: str, priors: Priors, options: dict) -> tuple:
-    """``varying={"x1": "region"}`` as sorted (term, column) pairs, checked against the options."""
+    """``varying={"x1": "region"}`` as (term, column) pairs in order, checked against options."""
     if not varying:
         return ()
     if not isinstance(varying, dict) or not all(
@@ -186,4 +186,4 @@ def _varying(varying, model: str, priors: Priors, options: dict) -> tuple:
             "varying= needs the flat prior on the other coefficients (the default): the "
             f"coefficients are integrated out under it; got coef={priors.coef!r}."
         )
-    return tuple(sorted(varying.items()))
+    return tuple(varying.items())

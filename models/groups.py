@@ -80,7 +80,7 @@ def grouping(panel, column: str) -> Grouping:
 
 
 def varying_columns(
-    Z: np.ndarray, names: tuple, varying: dict[str, Grouping], W
+    Z: np.ndarray, names: tuple, varying: dict[str, Grouping], W, fe: str = "none"
 ) -> tuple[tuple, np.ndarray, Layout, tuple]:
     """Z (T, n, p) with each varying term's columns split by group, and the layout.
 
@@ -88,12 +88,19 @@ def varying_columns(
     term to its grouping. Returns the new names (``x[group]``, ``W_x[group]``), the new
     Z with the fixed (non-varying) columns first and then one block per varying
     coefficient, the `Layout` of those blocks, and per block (coefficient name,
-    grouping column).
+    grouping column). Group intercepts (``"Intercept"``) under time effects, which
+    absorb the intercept, get their own column of ones, and their block is marked
+    `Layout.zero_mean` (the period effects hold their level).
     """
+    if "Intercept" in varying and "Intercept" not in names and fe == "time":
+        names, Z = ("Intercept", *names), np.concatenate([np.ones((*Z.shape[:-1], 1)), Z], -1)
     unknown = [t for t in varying if t not in names or t.startswith("W_")]
     if unknown:
         terms = [t for t in names if not t.startswith("W_")]
-        raise PanelError(f"varying terms {unknown} are not terms of the design; terms are {terms}.")
+        absorbed = " (the intercept is absorbed by unit effects)" if "Intercept" in unknown else ""
+        raise PanelError(
+            f"varying terms {unknown} are not terms of the design{absorbed}; terms are {terms}."
+        )
     coefficients = []
     for term, g in varying.items():
         coefficients.append((term, g))
@@ -116,5 +123,6 @@ def varying_columns(
         blocks.append((start, len(g.labels)))
         owners.append((name, g.column))
         start += len(g.labels)
-    layout = Layout(start, tuple(blocks))
+    zero_mean = tuple(fe == "time" and name == "Intercept" for name, _ in coefficients)
+    layout = Layout(start, tuple(blocks), zero_mean if any(zero_mean) else ())
     return tuple(out_names), np.concatenate(cols, axis=-1), layout, tuple(owners)

@@ -88,10 +88,13 @@ def coefficient_draws(
             data.layout, *_forms(data.cp, r[d], data.kind, np), data.cp.nobs, sigma2[d], omega[d]
         )
         theta[d] = pooling.draw(cond, rng.standard_normal(data.layout.p))
+    theta = pooling.centre(data.layout, theta)
     mu = np.empty((D, K))
     for k, (start, size) in enumerate(data.layout.blocks):
         block = theta[:, start : start + size]
         mu[:, k] = block.mean(axis=1) + omega[:, k] / np.sqrt(size) * rng.standard_normal(D)
+        if data.layout.zero_mean and data.layout.zero_mean[k]:
+            mu[:, k] = 0.0  # absorbed by the period effects
     return theta, mu
 
 
@@ -121,7 +124,7 @@ def split(config, panel, design, W, names: tuple, Z: np.ndarray):
         )
     g = grouping(panel, config.varying[0][1])
     terms = {term: g for term, _ in config.varying}
-    names, Z, layout, owners = varying_columns(Z, names, terms, W)
+    names, Z, layout, owners = varying_columns(Z, names, terms, W, config.fe)
     return names, Z, Varying(g, layout, owners)
 
 
@@ -132,7 +135,8 @@ def omega_scales(config, cp: CrossProducts, Z: np.ndarray, layout, sd_y: float) 
     or its W lag before the split) on the data after the fixed effects: from the
     transformed cross-products, whose columns have mean zero under any fixed effect,
     and less the squared mean without fixed effects. A constant column (the
-    intercept) takes its root mean square.
+    intercept) takes its root mean square, and one removed by the period effects (group
+    intercepts under time effects) that of its column of ones, 1.
     """
     gram = cp.gram[2 : 2 + cp.p, 2 : 2 + cp.p]
     sd_x = []
@@ -140,7 +144,7 @@ def omega_scales(config, cp: CrossProducts, Z: np.ndarray, layout, sd_y: float) 
         ms = gram[start : start + size, start : start + size].sum() / cp.nobs
         mean = Z[..., start : start + size].sum(-1).mean() if config.fe == "none" else 0.0
         var = ms - mean**2
-        sd_x.append(np.sqrt(var if var > 1e-10 * ms else ms))
+        sd_x.append(np.sqrt(var if var > 1e-10 * ms else ms) if ms > 1e-12 else 1.0)
     return config.priors.omega.scales(sd_y, np.array(sd_x))
 
 

@@ -580,7 +580,7 @@ class SpatialFit(FitResult):
         if g is not None:  # the group columns, as the fit built them
             grouping = Grouping(g.column, tuple(g.labels), g.of_unit)
             varying = {t: grouping for t in g.terms if not t.startswith("W_")}
-            _, Z, _, _ = varying_columns(Z, names, varying, Wm)
+            _, Z, _, _ = varying_columns(Z, names, varying, Wm, a["fe"])
             keep = [j for j, name in enumerate(names) if name not in g.terms]
             beta_group = self.draws("beta_group")
             coef = [np.concatenate(coef, axis=1)[:, keep], beta_group.reshape(len(beta_group), -1)]
