@@ -25,6 +25,19 @@ the last term being half the log pseudo-determinant of Lambda (the eigenvalues o
 I - J/G are G - 1 ones and a zero). Each evaluation costs O(p^3) whatever N, so a
 sampler over (r, sigma^2, omega) keeps the cost of a gradient independent of n.
 Pure ``xp`` (numpy or jax.numpy): differentiable under JAX.
+
+`collapsed` is the form the fit uses: the spreads in units of the error sd,
+omega_k = sigma tau_k, so that the prior of the coefficients scales with sigma^2 and
+the model is normal-inverse-gamma given (r, tau). With sigma^2 ~ IG(a0, b0), sigma^2
+integrates out too (the conjugate algebra of `bayespatial.engine.conjugate`, whose
+prior precision is now Lambda(tau) in units of 1/sigma^2):
+
+    log p(y_r | r, tau) = -1/2 log|P_n| - a_n log b_n - sum_k (G_k - 1) log tau_k + const,
+    P_n = Z_r'Z_r + Lambda(tau),   m_n = P_n^-1 Z_r'y_r,   b_n = b0 + (y_r'y_r - m_n'P_n m_n)/2,
+    a_n = a0 + (N - f)/2,
+
+f the number of flat directions (the fixed coefficients and each block's mean), and
+sigma^2 | r, tau ~ IG(a_n, b_n), theta | r, tau, sigma^2 ~ N(m_n, sigma^2 P_n^-1).
 """
 
 from __future__ import annotations
@@ -52,7 +65,7 @@ def prior_precision(layout: Layout, omega, xp=np):
     lam = xp.zeros((layout.p, layout.p))
     for k, (start, size) in enumerate(layout.blocks):
         block = (xp.eye(size) - 1.0 / size) / omega[k] ** 2
-        if layout.zero_mean and layout.zero_mean[k]:  # a constant in log|P|: Z 1 = 0
+        if _zero_mean(layout, k):  # a constant in log|P|: Z 1 = 0
             block = block + 1.0 / size
         if xp is np:
             lam[start : start + size, start : start + size] = block
@@ -93,6 +106,44 @@ def conditional(layout: Layout, yy, zy, zz, nobs, sigma2, omega, xp=np) -> Condi
     return Conditional(log_marginal, mean, chol)
 
 
+class Collapsed(NamedTuple):
+    """The normal-inverse-gamma posterior of (theta, sigma^2) given (r, tau)."""
+
+    log_density: object
+    """log p(y_r | r, tau) up to a constant (module docstring)."""
+    mean: object
+    """m_n (p,)."""
+    chol: object
+    """Lower Cholesky factor of P_n (p, p), in units of 1/sigma^2."""
+    shape: object
+    """a_n of sigma^2's inverse-gamma posterior."""
+    rate: object
+    """b_n of sigma^2's inverse-gamma posterior."""
+
+
+def flat_directions(layout: Layout) -> int:
+    """f: the fixed coefficients and the mean of each block that is not `Layout.zero_mean`."""
+    fixed = layout.blocks[0][0] if layout.blocks else layout.p
+    return fixed + sum(1 for k in range(len(layout.blocks)) if not _zero_mean(layout, k))
+
+
+def collapsed(layout: Layout, yy, zy, zz, nobs, a0, b0, tau, xp=np) -> Collapsed:
+    """The posterior given (r, tau) with sigma^2 integrated out (module docstring)."""
+    prec = zz + prior_precision(layout, tau, xp)
+    chol = xp.linalg.cholesky(prec)
+    half = _solve_lower(chol, zy, xp)
+    mean = _solve_lower(chol.T, half, xp, upper=True)
+    shape = a0 + 0.5 * (nobs - flat_directions(layout))
+    rate = b0 + 0.5 * (yy - half @ half)
+    pooled = sum((size - 1) * xp.log(tau[k]) for k, (_, size) in enumerate(layout.blocks))
+    log_density = -xp.sum(xp.log(xp.diag(chol))) - shape * xp.log(rate) - pooled
+    return Collapsed(log_density, mean, chol, shape, rate)
+
+
+def _zero_mean(layout: Layout, k: int) -> bool:
+    return bool(layout.zero_mean) and bool(layout.zero_mean[k])
+
+
 def draw(cond: Conditional, normal, xp=np):
     """Coefficients m + L^-T e for standard normal ``e`` (p,) or (D, p) drawn by the caller."""
     e = xp.asarray(normal)
@@ -108,7 +159,7 @@ def centre(layout: Layout, theta: np.ndarray) -> np.ndarray:
     """
     out = np.array(theta, dtype=float)
     for k, (start, size) in enumerate(layout.blocks):
-        if layout.zero_mean and layout.zero_mean[k]:
+        if _zero_mean(layout, k):
             block = out[:, start : start + size]
             out[:, start : start + size] = block - block.mean(axis=1, keepdims=True)
     return out

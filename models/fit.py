@@ -300,9 +300,13 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     if varying is None:
         sampler, reason = choose_sampler(config)
+    elif len(varying.layout.blocks) == 1:
+        sampler = "exact"
+        reason = "one varying coefficient: independent draws from a grid over (r, log tau)"
+        notes = (*notes, *pooled.few_groups_note(varying))
     else:
         sampler = "nuts"
-        reason = "partially pooled coefficients: NUTS on the variances, coefficients integrated out"
+        reason = "several varying coefficients: NUTS on (r, tau), the rest integrated out"
         notes = (*notes, *pooled.few_groups_note(varying))
     stable = None
     if config.dynamic:
@@ -311,11 +315,21 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     prepared = clock.perf_counter()
     grid = None
     stage.step(f"{sampler} sampler, {config.chains} x {config.draws} draws")
-    if sampler == "exact":
+    pooled_checks = None
+    if sampler == "exact" and varying is None:
         draws, stats, extra, grid = _run_exact(config, design, cp, coef, state, interval, stable)
     elif varying is not None:
-        logdet = None if state is None else partial(logdet_engine.apply, state)
-        draws, stats, extra = pooled.sample(config, design, Z, cp, varying, logdet, interval)
+        logdets = None
+        if state is not None:
+            spatial = config.priors.spatial
+            logdets = (
+                partial(logdet_engine.apply, state),
+                partial(logdet_engine.apply_host, state),
+                lambda r: spatial.log_density(r, interval),
+            )
+        draws, stats, extra, pooled_checks = pooled.sample(
+            config, design, Z, cp, varying, logdets, interval
+        )
     else:
         draws, stats, extra = _run_nuts(config, design, W, Z, cp, coef, state, interval, stable)
     exact_loo = None
@@ -324,7 +338,7 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     if no_loo:
         notes = (*notes, f"LOO not available: {no_loo}")
         extra = {**extra, "loo_unavailable": no_loo}
-    elif sampler == "exact" and not config.dynamic:
+    elif sampler == "exact" and not config.dynamic and varying is None:
         if cp.nobs <= EXACT_LOO_MAX_OBS:
             stage.step("exact leave-one-out")
             try:
@@ -341,7 +355,9 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     if kind == "lag":
         stage.step("effects quadrature")
         quadrature = ctx.quadrature(state)
-    if stats:
+    if pooled_checks is not None:
+        checks = pooled_checks
+    elif stats:
         owners = [] if varying is None else [name for name, _ in varying.owners]
         checks = _warn_diagnostics(draws, stats, {"coef": names, "omega": owners, "mu": owners})
     elif kind != "none":

@@ -83,7 +83,8 @@ def table(fit, ci: float) -> pd.DataFrame:
     """Tidy table of the group coefficients, their means and between-group sds.
 
     Columns: term, parameter ("beta" a group's coefficient, "mu" the common mean,
-    "omega" the between-group sd, "omega_prior" its prior, for comparison), group
+    "omega" the between-group sd, "omega_prior" its prior at sigma's posterior mean,
+    half-normal with scale sigma times tau's prior scale, for comparison), group
     (empty for mu and omega), n_units, mean, sd, lower, upper.
     """
     g = require(fit)
@@ -105,14 +106,15 @@ def table(fit, ci: float) -> pd.DataFrame:
             }
         )
 
-    scales = json.loads(fit.attrs["omega_prior_scale"])
+    scales = json.loads(fit.attrs["tau_prior_scale"])
+    sigma = float(fit.draws("sigma").mean())
     n_all = int(g.sizes.sum())
     for k, term in enumerate(g.terms):
         for j, label in enumerate(g.labels):
             row(term, "beta", label, int(g.sizes[j]), beta[:, k, j])
         row(term, "mu", "", n_all, fit.draws("mu")[:, k])
         row(term, "omega", "", n_all, fit.draws("omega")[:, k])
-        prior = halfnorm(scale=scales[k])
+        prior = halfnorm(scale=sigma * scales[k])  # omega = sigma tau at sigma's mean
         lo, hi = prior.ppf([(1 - ci) / 2, (1 + ci) / 2])
         rows.append(
             {

@@ -1,13 +1,23 @@
-"""NumPyro model of partially pooled coefficients, collapsed over the coefficients.
+"""Partially pooled coefficients: the samplers of a ``varying=`` fit.
 
-NUTS moves on (r, sigma^2, omega_1..K) only: the coefficients (the flat ones and the
-group blocks of `bayespatial.models.groups.varying_columns`) are integrated out in
-closed form (`bayespatial.engine.pooling`), so a gradient costs O(p^3) whatever N and
-the sampler never meets the funnel between omega and the group coefficients that a
-centred or non-centred parametrisation has to work around (Betancourt & Girolami
-2015, "Hamiltonian Monte Carlo for hierarchical models"). The coefficients are then
-drawn exactly given each posterior draw of (r, sigma^2, omega) (`coefficient_draws`),
-and each block's common mean mu_k given the block and omega_k:
+The group coefficients of a varying term are beta_g = mu + omega z_g with
+omega = sigma tau, so that given (r, tau) the model is normal-inverse-gamma and the
+coefficients and sigma^2 integrate out in closed form
+(`bayespatial.engine.pooling.collapsed`); a sampler only has to move on (r, tau).
+Chosen by measurement (BENCHMARKS.md, "Partially pooled coefficients"):
+
+- one varying term: (r, log tau) has two dimensions, evaluated on a grid at O(p) per
+  point and drawn exactly (`bayespatial.engine.pooled_grid`): independent draws in
+  about a second, where NUTS on the same collapsed posterior spends some ten seconds
+  compiling before its first draw;
+- several varying terms: NUTS on (r, tau_1..K) (`pooled_model`), a gradient costing
+  O(p^3) whatever N, with no funnel between tau and the group coefficients, which
+  are integrated out (the geometry a centred or non-centred parametrisation has to
+  work around; Betancourt & Girolami 2015, "Hamiltonian Monte Carlo for hierarchical
+  models"); then sigma^2 and the coefficients are drawn exactly given each draw
+  (`coefficient_draws`).
+
+Each block's common mean mu_k is drawn given the block and omega_k:
 mu_k | theta, omega ~ N(mean of the block, omega_k^2 / G_k) under its flat prior.
 """
 
@@ -21,11 +31,13 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+from scipy.stats import halfnorm
 
 from bayespatial.data.errors import ModelError
 from bayespatial.data.families import SPATIAL_PARAMETER
-from bayespatial.engine import pooling
+from bayespatial.engine import pooled_grid, pooling
 from bayespatial.engine.crossprod import CrossProducts, log_jacobian, quadratic_forms
+from bayespatial.models import convergence
 from bayespatial.models.groups import Grouping, grouping, varying_columns
 from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, var_y
 
@@ -42,8 +54,8 @@ class PooledData(NamedTuple):
     """Where the group blocks sit among Z's columns."""
     sigma2_prior: tuple[float, float]
     """(shape, scale) of the inverse-gamma prior of sigma^2."""
-    omega_scale: np.ndarray
-    """(K,) scales of the half-normal priors of the omegas."""
+    tau_scale: np.ndarray
+    """(K,) scales of the half-normal priors of tau = omega / sigma."""
     kind: str = "none"
     """"lag" (rho), "error" (lam) or "none"."""
     spatial_prior: dist.Distribution | None = None
@@ -57,45 +69,49 @@ def _forms(cp, r, kind, xp):
 
 
 def pooled_model(data: PooledData) -> None:
-    """The collapsed posterior of (r, sigma^2, omega) (module docstring)."""
+    """The collapsed posterior of (r, tau) (`bayespatial.engine.pooling.collapsed`)."""
     if data.kind == "none":
         r, ld = jnp.zeros(()), jnp.zeros(())
     else:
         r = numpyro.sample(SPATIAL_PARAMETER[data.kind], data.spatial_prior)
         ld = data.logdet(r)
-    sigma2 = numpyro.sample("sigma2", dist.InverseGamma(*data.sigma2_prior))
-    numpyro.deterministic("sigma", jnp.sqrt(sigma2))
-    omega = numpyro.sample("omega", dist.HalfNormal(jnp.asarray(data.omega_scale)).to_event(1))
+    tau = numpyro.sample("tau", dist.HalfNormal(jnp.asarray(data.tau_scale)).to_event(1))
     yy, zy, zz = _forms(data.cp, r, data.kind, jnp)
-    cond = pooling.conditional(data.layout, yy, zy, zz, data.cp.nobs, sigma2, omega, jnp)
-    numpyro.factor("loglik", cond.log_marginal + log_jacobian(data.cp, r, ld, jnp))
+    post = pooling.collapsed(data.layout, yy, zy, zz, data.cp.nobs, *data.sigma2_prior, tau, jnp)
+    numpyro.factor("loglik", post.log_density + log_jacobian(data.cp, r, ld, jnp))
 
 
 def coefficient_draws(
-    data: PooledData, r: np.ndarray, sigma2: np.ndarray, omega: np.ndarray, rng
+    data: PooledData, r: np.ndarray, tau: np.ndarray, rng
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact draws of the coefficients (D, p) and of the blocks' means mu (D, K).
+    """Exact draws of sigma^2 (D,) and the coefficients (D, p) given draws of (r, tau).
 
-    One Gaussian draw per posterior draw of (r, sigma^2, omega) (flattened to D),
-    on the host: D Cholesky factors of p x p.
+    One normal-inverse-gamma draw per draw of (r, tau) (flattened to D), on the host:
+    D Cholesky factors of p x p.
     """
-    r, sigma2, omega = (np.asarray(a, dtype=float) for a in (r, sigma2, omega))
-    D, K = sigma2.size, len(data.layout.blocks)
-    r, sigma2, omega = r.reshape(D), sigma2.reshape(D), omega.reshape(D, K)
-    theta = np.empty((D, data.layout.p))
+    r, tau = np.asarray(r, dtype=float), np.asarray(tau, dtype=float)
+    D, K = r.size, len(data.layout.blocks)
+    r, tau = r.reshape(D), tau.reshape(D, K)
+    theta, sigma2 = np.empty((D, data.layout.p)), np.empty(D)
     for d in range(D):
-        cond = pooling.conditional(
-            data.layout, *_forms(data.cp, r[d], data.kind, np), data.cp.nobs, sigma2[d], omega[d]
-        )
-        theta[d] = pooling.draw(cond, rng.standard_normal(data.layout.p))
-    theta = pooling.centre(data.layout, theta)
-    mu = np.empty((D, K))
-    for k, (start, size) in enumerate(data.layout.blocks):
+        forms = _forms(data.cp, r[d], data.kind, np)
+        post = pooling.collapsed(data.layout, *forms, data.cp.nobs, *data.sigma2_prior, tau[d])
+        sigma2[d] = post.rate / rng.gamma(post.shape)
+        e = np.sqrt(sigma2[d]) * rng.standard_normal(data.layout.p)
+        theta[d] = post.mean + pooling._solve_lower(post.chol.T, e, np, upper=True)
+    return sigma2, pooling.centre(data.layout, theta)
+
+
+def block_means(layout: pooling.Layout, theta: np.ndarray, omega: np.ndarray, rng) -> np.ndarray:
+    """Draws (D, K) of each block's common mean mu_k (module docstring; 0 for zero-mean)."""
+    D = theta.shape[0]
+    mu = np.zeros((D, len(layout.blocks)))
+    for k, (start, size) in enumerate(layout.blocks):
+        if layout.zero_mean and layout.zero_mean[k]:
+            continue  # absorbed by the period effects
         block = theta[:, start : start + size]
         mu[:, k] = block.mean(axis=1) + omega[:, k] / np.sqrt(size) * rng.standard_normal(D)
-        if data.layout.zero_mean and data.layout.zero_mean[k]:
-            mu[:, k] = 0.0  # absorbed by the period effects
-    return theta, mu
+    return mu
 
 
 class Varying(NamedTuple):
@@ -128,24 +144,35 @@ def split(config, panel, design, W, names: tuple, Z: np.ndarray):
     return names, Z, Varying(g, layout, owners)
 
 
-def omega_scales(config, cp: CrossProducts, Z: np.ndarray, layout, sd_y: float) -> np.ndarray:
-    """Scales of omega's half-normal priors (`bayespatial.priors.spec.HalfNormal`).
+def tau_scales(config, cp: CrossProducts, Z: np.ndarray, layout, sd_y: float) -> np.ndarray:
+    """Scales of tau's half-normal priors (`bayespatial.priors.spec.HalfNormal`).
 
-    sd(x) of each block's pooled column (the sum of its group columns, i.e. the term
-    or its W lag before the split) on the data after the fixed effects: from the
-    transformed cross-products, whose columns have mean zero under any fixed effect,
-    and less the squared mean without fixed effects. A constant column (the
-    intercept) takes its root mean square, and one removed by the period effects (group
-    intercepts under time effects) that of its column of ones, 1.
+    sd(y) / (sd(x) sigma_hat): sd(x) of each block's pooled column (the sum of its
+    group columns, i.e. the term or its W lag before the split) on the data after the
+    fixed effects (from the transformed cross-products, whose columns have mean zero
+    under any fixed effect, less the squared mean without them; a constant column
+    takes its root mean square, and one the period effects remove, 1), and sigma_hat
+    the residual sd of least squares on the pooled columns at r = 0. At sigma =
+    sigma_hat the prior of omega = sigma tau is half-normal with scale sd(y) / sd(x).
     """
     gram = cp.gram[2 : 2 + cp.p, 2 : 2 + cp.p]
+    fixed = layout.blocks[0][0]
+    # the pooled design: fixed columns and one summed column per block
+    S = np.zeros((cp.p, fixed + len(layout.blocks)))
+    S[:fixed, :fixed] = np.eye(fixed)
     sd_x = []
-    for start, size in layout.blocks:
+    for k, (start, size) in enumerate(layout.blocks):
+        S[start : start + size, fixed + k] = 1.0
         ms = gram[start : start + size, start : start + size].sum() / cp.nobs
         mean = Z[..., start : start + size].sum(-1).mean() if config.fe == "none" else 0.0
         var = ms - mean**2
         sd_x.append(np.sqrt(var if var > 1e-10 * ms else ms) if ms > 1e-12 else 1.0)
-    return config.priors.omega.scales(sd_y, np.array(sd_x))
+    zz, zy = S.T @ gram @ S, S.T @ cp.gram[2 : 2 + cp.p, 0]
+    keep = np.abs(np.diag(zz)) > 1e-12 * max(np.abs(np.diag(zz)).max(), 1e-300)
+    coef = np.linalg.lstsq(zz[np.ix_(keep, keep)], zy[keep], rcond=None)[0]
+    rss = cp.gram[0, 0] - coef @ zy[keep]
+    sigma_hat = np.sqrt(max(rss, 1e-300) / max(cp.nobs - int(keep.sum()), 1))
+    return config.priors.omega.scales(sd_y / sigma_hat, np.array(sd_x))
 
 
 def few_groups_note(varying: Varying) -> tuple:
@@ -161,40 +188,65 @@ def few_groups_note(varying: Varying) -> tuple:
 
 
 def sample(config, design, Z, cp: CrossProducts, varying: Varying, logdet, interval):
-    """NUTS on the collapsed posterior, then the coefficients and means drawn exactly.
+    """Draws of a varying fit: the grid for one varying term, NUTS for several.
 
-    Returns (draws, stats, extra attrs) as the fit's other samplers do: ``coef``
-    (chain, draw, p) in the columns' order, the spatial parameter, ``sigma``,
-    ``omega`` and ``mu`` (chain, draw, K).
+    Returns (draws, stats, extra attrs, checks): ``coef`` (chain, draw, p) in the
+    columns' order, the spatial parameter, ``sigma``, ``omega`` (= sigma tau) and
+    ``mu`` (chain, draw, K); NUTS's stats (empty for the grid); the diagnostics rows.
     """
     shape, scale = sigma2_prior(config, cp, design)
-    scales = omega_scales(config, cp, Z, varying.layout, np.sqrt(var_y(cp, design, config.fe)))
+    scales = tau_scales(config, cp, Z, varying.layout, np.sqrt(var_y(cp, design, config.fe)))
     data = PooledData(
         cp=cp,
         layout=varying.layout,
         sigma2_prior=(shape, scale),
-        omega_scale=scales,
+        tau_scale=scales,
         kind=config.kind,
         spatial_prior=None
         if config.kind == "none"
         else spatial_distribution(config.priors.spatial, interval),
-        logdet=logdet,
+        logdet=None if logdet is None else logdet[0],
     )
-    with numpyro.validation_enabled(False):
-        samples, stats = nuts_run(pooled_model, config, data)
     spatial = SPATIAL_PARAMETER.get(config.kind)
-    r = samples[spatial] if spatial else np.zeros_like(samples["sigma2"])
-    coef, mu = coefficient_draws(
-        data, r, samples["sigma2"], samples["omega"], np.random.default_rng(config.seed)
-    )
-    chains, draws = samples["sigma2"].shape
-    out = {
-        "coef": coef.reshape(chains, draws, -1),
-        "sigma": samples["sigma"],
-        "omega": samples["omega"],
+    chains, draws = config.chains, config.draws
+    rng = np.random.default_rng(config.seed)
+    if len(varying.layout.blocks) == 1:
+        out = pooled_grid.sample(
+            cp,
+            varying.layout,
+            shape,
+            scale,
+            lambda t: halfnorm(scale=scales[0]).logpdf(t),
+            float(scales[0]),
+            chains * draws,
+            rng,
+            kind=config.kind,
+            bounds=interval,
+            logdet=None if logdet is None else logdet[1],
+            log_prior_r=None if logdet is None else logdet[2],
+        )
+        r, tau, sigma2, theta, stats = out.r, out.tau[:, None], out.sigma2, out.theta, {}
+        r_marginal, u_marginal = out.marginals()
+        checks = convergence.grid_checks(u_marginal, "log tau", r.size)
+        if spatial:
+            checks = convergence.grid_checks(r_marginal, spatial, r.size) + checks
+        convergence.warn(checks)
+    else:
+        with numpyro.validation_enabled(False):
+            samples, stats = nuts_run(pooled_model, config, data)
+        r = samples[spatial] if spatial else np.zeros(chains * draws)
+        tau = samples["tau"].reshape(chains * draws, -1)
+        sigma2, theta = coefficient_draws(data, r, tau, rng)
+        checks = None  # the fit checks NUTS's draws with the others
+    omega = np.sqrt(sigma2)[:, None] * tau
+    mu = block_means(varying.layout, theta, omega, rng)
+    shaped = {
+        "coef": theta.reshape(chains, draws, -1),
+        "sigma": np.sqrt(sigma2).reshape(chains, draws),
+        "omega": omega.reshape(chains, draws, -1),
         "mu": mu.reshape(chains, draws, -1),
     }
     if spatial:
-        out[spatial] = samples[spatial]
-    extra = {"omega_prior_scale": json.dumps([float(s) for s in scales])}
-    return out, stats, extra
+        shaped[spatial] = np.asarray(r).reshape(chains, draws)
+    extra = {"tau_prior_scale": json.dumps([float(s) for s in scales])}
+    return shaped, stats, extra, checks

@@ -17,14 +17,19 @@ Defaults, for every Gaussian model (conjugate, so the exact sampler applies):
   against 93-95% under the flat prior;
 - sigma^2 ~ InverseGamma(0.01, 0.01 var(y)): vague and invariant to the scale
   of y;
-- omega, the between-group sd of a partially pooled (``varying=``) coefficient:
-  half-normal with scale sd(y) / sd(x) on the data after the fixed effects
-  (``HalfNormal()``; x the term's column, or W x for its Durbin term). A spread of
-  one sd of y per sd of x between groups is large for any regression, so the prior
-  only rules out absurd heterogeneity (Gelman 2006, *Bayesian Analysis* 1, 515-534,
-  on half-normal and half-t priors for group-level scales); ``HalfNormal(scale)``
-  fixes the scale. With fewer than five groups the data say little about omega and
-  the fit reports its prior beside its posterior;
+- omega, the between-group sd of a partially pooled (``varying=``) coefficient, in
+  units of the error sd: tau = omega / sigma ~ half-normal with scale
+  sd(y) / (sd(x) sigma_hat) on the data after the fixed effects (``HalfNormal()``;
+  x the term's column, or W x for its Durbin term; sigma_hat the residual sd of
+  least squares with one coefficient per term, r = 0). At sigma = sigma_hat this is
+  omega ~ half-normal with scale sd(y) / sd(x): a spread of one sd of y per sd of x
+  between groups is large for any regression, so the prior only rules out absurd
+  heterogeneity (Gelman 2006, *Bayesian Analysis* 1, 515-534, on half-normal priors
+  for group-level scales). Scaling omega by sigma keeps the model
+  normal-inverse-gamma given (r, tau), so sigma^2 and every coefficient integrate
+  out (`bayespatial.engine.pooling.collapsed`), as Zellner's g-prior scales with
+  sigma. ``HalfNormal(scale)`` fixes tau's scale. With fewer than five groups the
+  data say little about omega and the fit reports its prior beside its posterior;
 - the spatial parameter (rho or lam): uniform on the valid interval
   (1/lambda_min, 1/lambda_max) of W; ``BetaInterval`` gives LeSage's
   Beta(a, a) on that interval instead (LeSage & Pace 2009, sec. 5.3).
@@ -99,7 +104,7 @@ class InverseGamma:
 
 @dataclass(frozen=True)
 class HalfNormal:
-    """Omega ~ |N(0, scale^2)|; scale None means sd(y) / sd(x) on the transformed data."""
+    """Tau = omega / sigma ~ |N(0, scale^2)|; None: sd(y) / (sd(x) sigma_hat) (module doc)."""
 
     scale: float | None = None
 
@@ -107,12 +112,12 @@ class HalfNormal:
         if self.scale is not None:
             _positive("HalfNormal.scale", self.scale)
 
-    def scales(self, sd_y: float, sd_x: np.ndarray) -> np.ndarray:
-        """The scale of each varying coefficient: ``scale``, or sd(y) / sd(x) per column."""
+    def scales(self, ratio: float, sd_x: np.ndarray) -> np.ndarray:
+        """Tau's scale per varying coefficient: ``scale``, or ``ratio`` / sd(x) per column."""
         sd_x = np.asarray(sd_x, dtype=float)
         if self.scale is not None:
             return np.full(sd_x.shape, float(self.scale))
-        return sd_y / sd_x
+        return ratio / sd_x
 
 
 @dataclass(frozen=True)

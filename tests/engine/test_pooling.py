@@ -106,3 +106,60 @@ def test_jax_equals_numpy_and_has_gradients(data):
     ) / (2 * eps)
     np.testing.assert_allclose(float(g[0]), num, rtol=1e-5)
     assert np.all(np.isfinite(np.asarray(g[1])))
+
+
+def test_collapsed_is_the_conditional_integrated_over_sigma2(data):
+    """With omega = sigma tau, integrating exp(log_marginal) x IG(a0, b0) over sigma^2 by
+    quadrature gives `collapsed` up to a constant that depends on neither tau nor the data
+    (the Gamma functions and powers of 2 pi and b0): at two tau and two data sets the
+    constants agree to quadrature accuracy."""
+    from scipy.integrate import quad
+    from scipy.stats import invgamma
+
+    y, Z = data
+    a0, b0 = 2.0, 1.5
+
+    def integrated(yv, tau):
+        tau = np.asarray(tau)
+        stats = _stats(yv, Z)
+
+        def integrand(log_s2):
+            s2 = np.exp(log_s2)
+            cond = pooling.conditional(LAYOUT, *stats, len(yv), s2, np.sqrt(s2) * tau)
+            return np.exp(cond.log_marginal + invgamma(a0, scale=b0).logpdf(s2) + log_s2 + 60)
+
+        value = quad(integrand, -8, 6, limit=400, epsabs=0, epsrel=1e-11)[0]
+        ours = pooling.collapsed(LAYOUT, *stats, len(yv), a0, b0, tau).log_density
+        return np.log(value) - 60 - ours
+
+    rng = np.random.default_rng(5)
+    other = y + rng.normal(scale=0.3, size=y.size)
+    gaps = [integrated(y, (0.3, 2.0)), integrated(y, (1.5, 0.05)), integrated(other, (0.3, 2.0))]
+    assert np.ptp(gaps) < 1e-8
+
+
+def test_collapsed_draws_are_normal_inverse_gamma(data):
+    """(m_n, P_n, a_n, b_n) equal the conjugate engine's normal-inverse-gamma posterior with
+    P0 = Lambda(tau) and f flat directions (`bayespatial.engine.conjugate.posterior_terms`),
+    written separately."""
+    from types import SimpleNamespace
+
+    from bayespatial.engine.conjugate import NIGPrior, posterior_terms
+
+    y, Z = data
+    tau = np.array([0.7, 0.2])
+    post = pooling.collapsed(LAYOUT, *_stats(y, Z), len(y), 2.0, 1.5, tau)
+    lam = pooling.prior_precision(LAYOUT, tau)
+    gram = np.zeros((2 + 2 * LAYOUT.p,) * 2)
+    cols = np.column_stack([y, np.zeros_like(y), Z, np.zeros_like(Z)])
+    gram[:] = cols.T @ cols
+    cp = SimpleNamespace(gram=gram, p=LAYOUT.p, nobs=len(y))
+    f = pooling.flat_directions(LAYOUT)
+    assert f == 4  # two fixed coefficients and two block means
+    pn, mn, an, bn = posterior_terms(
+        cp, NIGPrior(np.zeros(LAYOUT.p), lam, 2.0, 1.5, f), np.zeros(1), "lag"
+    )
+    np.testing.assert_allclose(post.mean, mn[0], rtol=1e-10)
+    np.testing.assert_allclose(post.chol @ post.chol.T, pn[0], rtol=1e-12)
+    assert post.shape == pytest.approx(an)
+    assert post.rate == pytest.approx(bn[0], rel=1e-10)

@@ -1,15 +1,18 @@
-"""The collapsed partially pooled model: NUTS against a two-dimensional grid oracle.
+"""NUTS on the collapsed posterior of several varying terms against a grid oracle.
 
-Without a spatial parameter the collapsed posterior has two dimensions (sigma^2 and
-one omega), so its moments follow from quadrature on a fine grid, independently of
-NUTS. Tolerances: 4 Monte Carlo standard errors (posterior sd / sqrt(bulk ESS)).
+Without a spatial parameter and with two varying blocks the collapsed posterior
+(`bayespatial.engine.pooling.collapsed`) has two dimensions, tau_1 and tau_2, so its
+moments follow from quadrature on a fine grid, independently of NUTS; sigma^2 and the
+coefficients then follow from their conjugate conditionals, whose moments given tau
+are closed-form. Tolerances: 4 Monte Carlo standard errors (posterior sd / sqrt(bulk
+ESS)).
 """
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from scipy.stats import halfnorm, invgamma
+from scipy.stats import halfnorm
 
 from bayespatial.engine import absorb, pooling
 from bayespatial.engine.precision import float64
@@ -26,37 +29,38 @@ def data():
     N = G * PER
     group = np.repeat(np.arange(G), PER)
     x1, x2 = rng.normal(size=N), rng.normal(size=N)
-    slopes = 1.0 + 0.5 * rng.normal(size=G)
-    y = 0.3 * x2 + slopes[group] * x1 + rng.normal(size=N)
+    slopes1 = 1.0 + 0.5 * rng.normal(size=G)
+    slopes2 = -0.5 + 0.1 * rng.normal(size=G)
+    y = slopes2[group] * x2 + slopes1[group] * x1 + rng.normal(size=N)
     member = (group[:, None] == np.arange(G)[None]).astype(float)
-    Z = np.column_stack([x2, x1[:, None] * member])
+    Z = np.column_stack([np.ones(N), x1[:, None] * member, x2[:, None] * member])
     cp = absorb.cross_products(y, Z, absorb.init(np.arange(N), np.zeros(N), "none"))
-    layout = pooling.Layout(p=1 + G, blocks=((1, G),))
-    return PooledData(cp, layout, (2.0, 2.0), np.array([1.0]))
+    layout = pooling.Layout(p=1 + 2 * G, blocks=((1, G), (1 + G, G)))
+    return PooledData(cp, layout, (2.0, 2.0), np.array([1.0, 1.0]))
 
 
 def _grid_moments(data: PooledData):
-    """Posterior means of sigma, omega and the coefficients on a 240 x 320 grid."""
+    """Posterior means of tau, sigma^2 and the coefficients on a 200 x 200 grid of log tau."""
     p = data.layout.p
     g = data.cp.gram
     yy, zy, zz = g[0, 0], g[2 : 2 + p, 0], g[2 : 2 + p, 2 : 2 + p]
-    s2 = np.linspace(0.4, 2.2, 240)
-    om = np.linspace(1e-3, 4.0, 320)
-    logp = np.empty((s2.size, om.size))
-    means = np.empty((s2.size, om.size, p))
-    for i, v in enumerate(s2):
-        for j, w in enumerate(om):
-            c = pooling.conditional(data.layout, yy, zy, zz, data.cp.nobs, v, np.array([w]))
-            logp[i, j] = c.log_marginal
+    u = np.linspace(np.log(1e-4), np.log(5.0), 200)
+    logp = np.empty((u.size, u.size))
+    sig2 = np.empty_like(logp)
+    means = np.empty((u.size, u.size, p))
+    for i, a in enumerate(u):
+        for j, b in enumerate(u):
+            tau = np.exp([a, b])
+            c = pooling.collapsed(data.layout, yy, zy, zz, data.cp.nobs, *data.sigma2_prior, tau)
+            logp[i, j] = c.log_density + halfnorm.logpdf(tau).sum() + a + b
+            sig2[i, j] = c.rate / (c.shape - 1)  # E[sigma^2 | tau]
             means[i, j] = c.mean
-    logp += invgamma(*data.sigma2_prior[:1], scale=data.sigma2_prior[1]).logpdf(s2)[:, None]
-    logp += halfnorm(scale=data.omega_scale[0]).logpdf(om)[None, :]
     w = np.exp(logp - logp.max())
     w /= w.sum()
-    assert w[0].sum() + w[-1].sum() + w[:, -1].sum() < 1e-6  # the grid holds the mass
+    assert w[-1].sum() + w[:, -1].sum() < 1e-6  # the grid holds the mass (tau -> 0 is in)
     return {
-        "sigma": (w * np.sqrt(s2)[:, None]).sum(),
-        "omega": (w * om[None, :]).sum(),
+        "tau": (w.sum(1) @ np.exp(u), w.sum(0) @ np.exp(u)),
+        "sigma2": (w * sig2).sum(),
         "theta": np.einsum("ij,ijk->k", w, means),
     }
 
@@ -67,17 +71,15 @@ def test_nuts_on_the_collapsed_posterior_matches_the_grid(data):
     samples, stats = nuts_run(pooled_model, config, data)
     assert not stats["diverging"].any()
     want = _grid_moments(data)
-    ess = {}
-    for name in ("sigma", "omega"):
-        draws = samples[name].reshape(config.chains, config.draws)
-        ess[name], rhat = ess_rhat(draws)
+    tau = samples["tau"]
+    ess = []
+    for k in range(2):
+        e, rhat = ess_rhat(tau[..., k])
+        ess.append(e)
         assert rhat < 1.01
-        se = draws.std() / np.sqrt(ess[name])
-        assert abs(draws.mean() - want[name]) < 4 * se, name
-    theta, mu = coefficient_draws(
-        data, np.zeros(4000), samples["sigma2"], samples["omega"], np.random.default_rng(2)
-    )
-    se = theta.std(0) / np.sqrt(min(ess.values()))
+        assert abs(tau[..., k].mean() - want["tau"][k]) < 4 * tau[..., k].std() / np.sqrt(e)
+    sigma2, theta = coefficient_draws(data, np.zeros(4000), tau, np.random.default_rng(2))
+    n = min(ess)
+    assert abs(sigma2.mean() - want["sigma2"]) < 4 * sigma2.std() / np.sqrt(n)
+    se = theta.std(0) / np.sqrt(n)
     assert np.all(np.abs(theta.mean(0) - want["theta"]) < 4 * se)
-    # mu given the block: its mean is the average group slope's
-    np.testing.assert_allclose(mu.mean(), theta[:, 1:].mean(), atol=4 * mu.std() / np.sqrt(4000))
