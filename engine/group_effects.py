@@ -28,7 +28,8 @@ and each draw costs O(n) per group, with no inverse. When diag(d) W is symmetric
 (contiguity and distance weights row-standardised) V = D^-1/2 Q with Q orthogonal
 from the symmetric eigenproblem, so a_gk = mean Q_ik^2 (the weights of the local
 spectral density; Golub & Meurant 2010, *Matrices, Moments and Quadrature*, ch. 7).
-Up to `DENSE_MAX` units the decomposition is dense.
+Up to `DENSE_MAX` units the decomposition is dense; above, the averages come from
+sparse LU factors of I - rho W at Chebyshev points of rho (`probed_interpolant`).
 
 Other weights (k nearest neighbours row-standardised) are not similar to a symmetric
 matrix and their eigenvectors can be close to dependent (condition numbers of 10^10
@@ -47,6 +48,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from bayespatial.engine.spectrum import symmetrise, symmetriser
 
@@ -57,6 +59,10 @@ CHUNK = 256
 INTERPOLATION_TOL = 1e-10
 """Largest change (relative to the averages' scale) at new Chebyshev points that stops refining."""
 MAX_POINTS = 257
+PROBE_DISTANCE = 12
+"""Colouring distance of the probed diagonals above `DENSE_MAX` units."""
+PROBE_BLOCK = 64
+"""Probe columns per sparse solve."""
 """Largest Chebyshev grid over rho for weights not similar to a symmetric matrix."""
 
 
@@ -134,22 +140,29 @@ def group_quadrature(W: sp.spmatrix, of_unit: np.ndarray, n_groups: int) -> Grou
 def group_averages(
     W: sp.spmatrix, of_unit: np.ndarray, n_groups: int, lo: float, hi: float
 ) -> GroupQuadrature | GroupInterpolant:
-    """The group averages of W for rho in [lo, hi]: the quadrature, or the interpolant."""
+    """The group averages of W for rho in [lo, hi]: quadrature, dense or probed interpolant."""
+    if sp.csr_matrix(W).shape[0] > DENSE_MAX:
+        return probed_interpolant(W, of_unit, n_groups, lo, hi)
     q = group_quadrature(W, of_unit, n_groups)
     return group_interpolant(W, of_unit, n_groups, lo, hi) if q is None else q
+
+
+def _members(of_unit: np.ndarray, n_groups: int) -> np.ndarray:
+    """(G, n) rows averaging over each group's units."""
+    member = np.zeros((n_groups, of_unit.size))
+    member[of_unit, np.arange(of_unit.size)] = 1.0
+    return member / member.sum(axis=1, keepdims=True)
 
 
 def group_interpolant(
     W: sp.spmatrix, of_unit: np.ndarray, n_groups: int, lo: float, hi: float
 ) -> GroupInterpolant:
-    """The `GroupInterpolant` of any W (n <= `DENSE_MAX`) over rho in [lo, hi]."""
+    """The `GroupInterpolant` of any W (n <= `DENSE_MAX`) over rho in [lo, hi], dense."""
     m = sp.csr_matrix(W).toarray()
     n = m.shape[0]
     if n > DENSE_MAX:
         raise ValueError(_too_large(n))
-    member = np.zeros((n_groups, n))
-    member[of_unit, np.arange(n)] = 1.0
-    member /= member.sum(axis=1, keepdims=True)
+    member = _members(of_unit, n_groups)
 
     def averages(r):
         inv = np.linalg.inv(np.eye(n) - r * m)
@@ -157,6 +170,54 @@ def group_interpolant(
         cols = (np.diag(inv), np.diag(lagged), inv.sum(axis=0), lagged.sum(axis=0))
         return np.stack([member @ c for c in cols])
 
+    return _interpolate(averages, lo, hi)
+
+
+def probed_interpolant(
+    W: sp.spmatrix,
+    of_unit: np.ndarray,
+    n_groups: int,
+    lo: float,
+    hi: float,
+    distance: int = PROBE_DISTANCE,
+    seed: int = 0,
+) -> GroupInterpolant:
+    """The `GroupInterpolant` of a large sparse W: sparse LU at each Chebyshev point.
+
+    Column sums are exact: 1'M solves (I - rho W)' v = 1, and 1'M W = (W'v)'. The
+    diagonals of M and M W are probed (`bayespatial.engine.probing`): with probes
+    z_c holding random signs on the units of colour c of a distance-d colouring,
+    sum_c z_c o (M z_c) is M's diagonal plus the entries of M between units of one
+    colour, all more than d steps apart, with random signs (Tang & Saad 2012): an
+    error of order |rho|^d per unit, which averaging over a group's units reduces
+    further. No dense matrix: memory O(n x `PROBE_BLOCK`).
+    """
+    from bayespatial.engine import probing
+
+    m = sp.csr_matrix(W)
+    n = m.shape[0]
+    member = _members(of_unit, n_groups)
+    col = probing.colouring(m, distance, seed)
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=n)
+    eye = sp.identity(n, format="csc")
+
+    def averages(r):
+        lu = spla.splu(sp.csc_matrix(eye - r * m))
+        diag, lagged = np.zeros(n), np.zeros(n)
+        for start in range(0, col.n_colours, PROBE_BLOCK):
+            colours = np.arange(start, min(start + PROBE_BLOCK, col.n_colours))
+            z = probing.probe_block(col, colours, signs)
+            diag += (z * lu.solve(z)).sum(axis=1)
+            lagged += (z * lu.solve(np.asarray(m @ z))).sum(axis=1)
+        v = lu.solve(np.ones(n), trans="T")
+        cols = (diag, lagged, v, m.T @ v)
+        return np.stack([member @ c for c in cols])
+
+    return _interpolate(averages, lo, hi)
+
+
+def _interpolate(averages, lo: float, hi: float) -> GroupInterpolant:
+    """Nested Chebyshev grids of ``averages(r)`` (4, G) until the new points agree."""
     if hi - lo <= 1e-12 * max(1.0, abs(hi)):
         return GroupInterpolant(np.array([lo]), averages(lo)[None])
     cache = {}
@@ -170,9 +231,8 @@ def group_interpolant(
                 points[::2], values[::2].reshape(len(points[::2]), -1), points[new]
             )
             scale = np.abs(values).max()
-            if (
-                np.abs(coarse - values[new].reshape(coarse.shape)).max()
-                <= INTERPOLATION_TOL * scale
+            if np.abs(coarse - values[new].reshape(coarse.shape)).max() <= (
+                INTERPOLATION_TOL * scale
             ):
                 return GroupInterpolant(points, values)
         if size >= MAX_POINTS:
@@ -205,11 +265,7 @@ def _barycentric(points: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.nd
 
 
 def _too_large(n: int) -> str:
-    return (
-        f"effects by group need W's eigenvectors or dense inverses, computed up to "
-        f"{DENSE_MAX:,} units; this W has {n:,}. Average effects of fits whose "
-        "coefficients do not vary by group work at any size."
-    )
+    return f"dense group averages are for up to {DENSE_MAX:,} units; this W has {n:,}."
 
 
 def group_effects(q: GroupQuadrature | GroupInterpolant, rho, beta, theta) -> dict:

@@ -14,7 +14,12 @@ controls lnEE, lnGDP, lnFDI, lnIS, two-way fixed effects.
 - Table 3: national SLM for the four measures; direct/indirect/total effects
   (the SLM coefficient is not the marginal effect); Tables 4-7: SLM fitted
   separately to the east, central and west provinces (the study's footnote 1),
-  each on its own sub-graph of W, row-standardised.
+  each on its own sub-graph of W, row-standardised; beside them, the same SLM on all
+  30 provinces with the measure's coefficient partially pooled across the three regions
+  (``varying={measure: "region"}``: beta_region ~ N(mu, omega^2), the other
+  coefficients, rho and sigma shared), which borrows strength from the other regions
+  instead of throwing it away, with the contrasts P(beta_east > beta_west) and the
+  measure's direct/indirect/total effects by region.
 - LOO: SLM against SEM and SDM for each measure (exact conditional pointwise
   log-likelihood, PSIS), with the difference's standard error, the normal
   approximation of P(better) and a verdict.
@@ -550,7 +555,7 @@ def main(args: argparse.Namespace) -> dict:
     write_table(loo.round(3), args.out / "loo_slm_sem_sdm.csv")
 
     # ---- regional SLM fits (Tables 4-7)
-    regional, skipped = {}, []
+    regional, skipped, pooled, contrasts = {}, [], {}, []
     if region is not None:
         units = list(Wr.ids)
         present = list(dict.fromkeys(str(region.get(u)) for u in units))
@@ -583,11 +588,34 @@ def main(args: argparse.Namespace) -> dict:
             regional[m] = stacked_table(cols)
             number = 4 + list(MEASURES).index(m) if m in MEASURES else m
             write_table(regional[m], args.out / f"table{number}_regional_{m}.csv")
+        if len(groups) >= 2:
+            pooled, contrasts = _pooled_regions(
+                args, frame, W, region, measures, outcome, controls, common, groups, console
+            )
+            for m, t in pooled.items():  # the separate regional SLM's coefficient beside it
+                separate = regional[m].set_index("term").loc[term_label(m, m)]
+                t["separate regional SLM"] = [
+                    separate.get(f"{r} ({n})", "") if n != "" else ""
+                    for r, n in zip(t["region"], t["provinces"], strict=True)
+                ]
+                write_table(t, args.out / f"pooled_regions_{m}.csv")
     seconds = time.perf_counter() - t0
     checks = pd.DataFrame(checks)
     if simulated:
         write_table(checks.round(4), args.out / "truth_check.csv")
     summary = _summary(args, measures, moran, lm, table3, effects_cells, regional, loo, checks)
+    for m, t in pooled.items():
+        summary += (
+            f"\n## Partially pooled regions: {m}\n\nThe coefficient of {m} by region from one "
+            "SLM on all provinces (partial pooling across regions), beside the separate regional "
+            "SLM; omega is the between-region sd (its prior beside it: with three regions the "
+            "data say little about it).\n\n" + markdown(t) + "\n"
+        )
+    if len(contrasts):
+        summary += (
+            "\n## Regional contrasts (partially pooled)\n\nPosterior of the difference of the "
+            "regions' coefficients and P(a > b).\n\n" + markdown(contrasts, 4) + "\n"
+        )
     if skipped:
         summary += "\nRegions without a regional fit: " + "; ".join(skipped) + ".\n"
         console.log("regions without a regional fit: " + "; ".join(skipped))
@@ -601,10 +629,59 @@ def main(args: argparse.Namespace) -> dict:
         "table3": table3,
         "effects": effects,
         "regional": regional,
+        "pooled_regions": pooled,
+        "contrasts": contrasts,
         "loo": loo,
         "truth_check": checks,
         "fits": national,
     }
+
+
+REGION_COLUMN = "_region"
+"""The region of each unit, as the partially pooled fit reads it."""
+
+
+def _pooled_regions(args, frame, W, region, measures, outcome, controls, common, groups, console):
+    """One SLM per measure with its coefficient varying by region; tables and contrasts."""
+    import bayespatial as bsp
+
+    data = frame.assign(**{REGION_COLUMN: [str(region.get(u)) for u in frame[args.unit]]})
+    data = data[data[REGION_COLUMN].isin(list(groups))]
+    tables, contrasts = {}, []
+    options = {**common, "priors": None}  # partial pooling integrates under flat priors
+    for m in measures:
+        console.log(f"{m}: SLM with the coefficient of {m} partially pooled across regions")
+        fit = bsp.fit(
+            "sar",
+            formula(outcome(m), m, controls),
+            data,
+            W.subset(sorted(set(data[args.unit]), key=list(W.ids).index)),
+            fe="twoway",
+            drop_initial=2,
+            varying={m: REGION_COLUMN},
+            **options,
+        )
+        fit.to_netcdf(args.out / "fits" / f"{m}_SLM_pooled_regions.nc")
+        rows = fit.varying()
+        effects = fit.effects(by=REGION_COLUMN)
+        effects = effects[effects["term"] == m].assign(measure=m)
+        write_table(effects.round(4), args.out / f"effects_by_region_{m}.csv")
+        table = []
+        for _, r in rows.iterrows():
+            label = r["group"] or r["parameter"]
+            table.append(
+                {
+                    "region": label,
+                    "provinces": r["n_units"] if r["group"] else "",
+                    "partially pooled": interval_cell(r),
+                }
+            )
+        tables[m] = pd.DataFrame(table)
+        contrasts.append(fit.contrasts(m).assign(measure=m))
+    contrasts = pd.concat(contrasts, ignore_index=True)
+    contrasts = contrasts[["measure", *[c for c in contrasts.columns if c != "measure"]]]
+    write_table(contrasts.round(4), args.out / "regional_contrasts.csv")
+    return tables, contrasts
 
 
 def _summary(args, measures, moran, lm, table3, effects, regional, loo, checks) -> str:

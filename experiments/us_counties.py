@@ -7,12 +7,16 @@ et al. 2001, *Criminology* 39, 561-590; data from the PySAL NAT example).
 Unit and period effects are integrated out (Lee & Yu 2010); the default
 conjugate priors give independent exact draws. The full run adds a Student-t
 SAR (NUTS on the streaming likelihood) as a robustness check, since homicide
-rates are heavy-tailed.
+rates are heavy-tailed. Heterogeneity: a SAR whose RD slope varies by state, partially
+pooled across the 48 states and DC (``varying={"RD": "state"}``; Baller et al. split
+South and non-South), with the direct, indirect and total effects of RD in each state.
 
 Writes to --out: ``coefficients.csv/.md`` (posterior mean, sd, 95% interval,
 ESS, r_hat), ``effects.csv/.md`` (direct/indirect/total), ``fits/<model>.nc``
-(ArviZ netCDF; `bayespatial.load` reads them back), ``effects_forest.png`` and
-``summary.md``. Fits already in ``fits/`` with the same settings are reused,
+(ArviZ netCDF; `bayespatial.load` reads them back), ``effects_forest.png``,
+``rd_by_state.csv/.md`` (the state coefficients of RD, their mean mu and spread
+omega), ``rd_effects_by_state.csv/.md`` and ``rd_by_state_forest.png`` (RD's effects
+per state), and ``summary.md``. Fits already in ``fits/`` with the same settings are reused,
 so an interrupted run resumes where it stopped.
 
     bayespatial run us_counties --quick --out out/us_counties
@@ -31,6 +35,8 @@ from bayespatial.experiments.outputs import markdown, parser, save_figure, write
 from bayespatial.models.plots import effects_forest
 
 FORMULA = "HR ~ RD + PS + UE + DV + MA"
+VARYING = {"RD": "state"}
+"""The partially pooled slope of the heterogeneity fit."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,6 +72,16 @@ def _specs(args) -> list[dict]:
     ]
     if not args.quick and "sar" in args.models.split(","):
         specs.append({"name": "sar_t", "model": "sar", "errors": "student_t", "draws": 1000})
+    if "sar" in args.models.split(","):
+        specs.append(
+            {
+                "name": "sar_rd_by_state",
+                "model": "sar",
+                "errors": "gaussian",
+                "draws": draws,
+                "varying": VARYING,
+            }
+        )
     return specs
 
 
@@ -82,6 +98,7 @@ def _matches(fit, spec, args) -> bool:
         and int(a["draws"]) == spec["draws"]
         and int(a["chains"]) == args.chains
         and int(a["seed"]) == args.seed
+        and json.loads(a.get("varying", "{}")).get("terms", []) == list(spec.get("varying", {}))
     )
 
 
@@ -110,12 +127,49 @@ def fit_or_resume(spec: dict, args, df, W, console):
         draws=spec["draws"],
         warmup=1000,
         seed=args.seed,
+        varying=spec.get("varying"),
     )
     seconds: float | None = time.perf_counter() - t0
     # draws x 12,340 log-likelihood values (395 MB at 4,000 draws) stay out of the file;
     # a loaded fit recomputes them when LOO asks
     fit.to_netcdf(path, log_likelihood=False)
     return fit, seconds
+
+
+def _heterogeneity(fit, out: Path, console) -> str:
+    """Tables and forest plot of RD by state; the summary's section on them."""
+    from bayespatial.models.plots import group_forest
+
+    column = VARYING["RD"]
+    console.log(f"effects of RD by {column} (eigenvectors of W, once)")
+    coefficients = fit.varying()
+    by_group = fit.effects(by=column)
+    rd = by_group[by_group["term"] == "RD"].reset_index(drop=True)
+    write_table(coefficients, out / "rd_by_state.csv")
+    write_table(rd, out / "rd_effects_by_state.csv")
+    overall = fit.effects()
+    title = f"RD's effects on HR by {column}, partially pooled (SAR, two-way FE)"
+    save_figure(group_forest(by_group, "RD", overall, title), out / "rd_by_state_forest.png")
+    rows = coefficients[coefficients["parameter"].isin(["mu", "omega", "omega_prior"])]
+    beta = coefficients[coefficients["parameter"] == "beta"]
+    return (
+        f"\n## Heterogeneity: RD's slope by {column}, partially pooled\n\n"
+        f"{len(beta)} groups; the slope's common mean mu and between-group sd omega "
+        "(with omega's prior beside its posterior):\n\n"
+        + markdown(rows.drop(columns=["group"]), 4)
+        + f"\n\nLargest and smallest direct effects of RD (of {len(beta)}; all in "
+        "rd_effects_by_state.md):\n\n"
+        + markdown(
+            pd.concat(
+                [
+                    rd[rd["effect"] == "direct"].nlargest(5, "mean"),
+                    rd[rd["effect"] == "direct"].nsmallest(5, "mean"),
+                ]
+            ),
+            4,
+        )
+        + "\n"
+    )
 
 
 def _seconds(value) -> float | str:
@@ -137,8 +191,11 @@ def main(args: argparse.Namespace) -> dict:
     nat = bsp.load_nat()
     df, W = nat.frame, nat.W.row_standardize()
     coefs, effects, runs = [], [], []
+    heterogeneity = None
     for spec in _specs(args):
         fit, seconds = fit_or_resume(spec, args, df, W, console)
+        if spec.get("varying"):
+            heterogeneity = _heterogeneity(fit, args.out, console)
         coefs.append(fit.summary().assign(model=spec["name"]))
         effects.append(fit.effects(structural_zeros=False).assign(model=spec["name"]))
         a = fit.attrs
@@ -177,6 +234,8 @@ def main(args: argparse.Namespace) -> dict:
         + markdown(eff_table, 4)
         + "\n"
     )
+    if heterogeneity is not None:
+        summary += heterogeneity
     write_atomic(args.out / "summary.md", summary)
     write_atomic(args.out / "runs.json", json.dumps(runs, indent=2))
     console.print(run_table.to_string(index=False))

@@ -206,3 +206,62 @@ def moran_scatter(panels: dict, W, title: str = "Moran scatter plots"):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def group_forest(
+    by_group: pd.DataFrame,
+    term: str,
+    overall: pd.DataFrame | None = None,
+    title: str | None = None,
+    ci: float = 0.95,
+):
+    """Effects of one term by group (`SpatialFit.effects` with ``by``), a row per group.
+
+    A panel per effect (direct, indirect, total), groups sorted by their direct effect
+    and labelled with their number of units; ``overall`` (the fit's `effects` table)
+    draws the unit-weighted average effect as a vertical line.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = by_group[by_group["term"] == term]
+    if rows.empty:
+        raise ValueError(f"no rows for term {term!r}; terms: {sorted(set(by_group['term']))}.")
+    kinds = [k for k in ("direct", "indirect", "total") if k in set(rows["effect"])]
+    order = rows[rows["effect"] == kinds[0]].sort_values("mean")["group"].tolist()
+    fig, axes = plt.subplots(
+        1, len(kinds), figsize=(3.4 * len(kinds), 1.2 + 0.18 * len(order)), sharey=True
+    )
+    axes = np.atleast_1d(axes)
+    for ax, kind in zip(axes, kinds, strict=True):
+        part = rows[rows["effect"] == kind].set_index("group").loc[order]
+        y = np.arange(len(order))
+        ax.errorbar(
+            part["mean"],
+            y,
+            xerr=[part["mean"] - part["lower"], part["upper"] - part["mean"]],
+            fmt="o",
+            ms=3,
+            capsize=1.5,
+            lw=0.8,
+        )
+        if overall is not None:
+            avg = overall[(overall["term"] == term) & (overall["effect"] == kind)]
+            if not avg.empty:
+                ax.axvline(avg["mean"].iloc[0], color="C1", lw=1, label="average over units")
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_title(f"{kind} effect of {term}", fontsize=9)
+        ax.set_xlabel(f"posterior mean, {ci:.0%} interval", fontsize=8)
+        ax.tick_params(labelsize=7)
+    labels = [
+        f"{g} ({int(n)})"
+        for g, n in rows.drop_duplicates("group").set_index("group").loc[order, "n_units"].items()
+    ]
+    axes[0].set_yticks(np.arange(len(order)), labels)
+    if overall is not None:
+        axes[0].legend(fontsize=7, frameon=False, loc="lower right")
+    fig.suptitle(title or f"Effects of {term} by group (units in brackets)", fontsize=10)
+    fig.tight_layout()
+    return fig
