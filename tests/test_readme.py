@@ -35,6 +35,19 @@ def test_example_runs_and_its_tables_match_the_fit(tmp_path, monkeypatch, capsys
     np.testing.assert_array_equal(draws["rho"], fit.draws("rho"))
 
 
+def test_heterogeneity_example_runs_and_prints_its_rows(capsys):
+    code = next(b for b in _blocks("python") if "varying=" in b)
+    scope: dict = {}
+    exec(compile(code, "README heterogeneity", "exec"), scope)
+    out = capsys.readouterr().out
+    fit, effects = scope["fit"], scope["effects"]
+    for word in ("Louisiana", "omega_prior", "p_greater"):
+        assert word in out
+    assert fit.idata.posterior["group"].size == 49  # 48 states and DC
+    assert set(effects["effect"]) == {"direct", "indirect", "total"}
+    assert effects["group"].nunique() == 49
+
+
 def test_your_own_data_section_runs_on_polygons_and_a_csv(tmp_path, monkeypatch):
     gpd = pytest.importorskip("geopandas")
     import libpysal
