@@ -25,15 +25,18 @@ each a quadrature over the eigenvalues with group weights:
         c_gk = (1'V)_k (1/n_g) sum_{j in g} (V^-1)_kj,
 
 and each draw costs O(n) per group, with no inverse. When diag(d) W is symmetric
-(contiguity and distance weights row-standardised) V = D^-1/2 Q with Q orthogonal
+(binary contiguity row-standardised: d found from W alone by
+`bayespatial.engine.spectrum.symmetriser`) V = D^-1/2 Q with Q orthogonal
 from the symmetric eigenproblem, so a_gk = mean Q_ik^2 (the weights of the local
 spectral density; Golub & Meurant 2010, *Matrices, Moments and Quadrature*, ch. 7).
 Up to `DENSE_MAX` units the decomposition is dense; above, the averages come from
 sparse LU factors of I - rho W at Chebyshev points of rho (`probed_interpolant`).
 
-Other weights (k nearest neighbours row-standardised) are not similar to a symmetric
-matrix and their eigenvectors can be close to dependent (condition numbers of 10^10
-for 4 neighbours of 40 points), so the four group averages are instead computed
+Other weights (k nearest neighbours row-standardised, or weighted W whose scaling the
+stored matrix does not reveal) take the interpolation below; k nearest neighbours
+are not similar to a symmetric matrix at all, and their eigenvectors can be close to
+dependent (condition numbers of 10^10 for 4 neighbours of 40 points). The four group
+averages are then computed
 from dense inverses of I - rho W at Chebyshev points over the draws' range of rho and
 interpolated (barycentric formula; Trefethen 2013, *Approximation Theory and
 Approximation Practice*, chs. 2-5): the averages are analytic in rho away from the
@@ -59,11 +62,11 @@ CHUNK = 256
 INTERPOLATION_TOL = 1e-10
 """Largest change (relative to the averages' scale) at new Chebyshev points that stops refining."""
 MAX_POINTS = 257
+"""Largest Chebyshev grid over rho of the interpolated averages."""
 PROBE_DISTANCE = 12
 """Colouring distance of the probed diagonals above `DENSE_MAX` units."""
 PROBE_BLOCK = 64
 """Probe columns per sparse solve."""
-"""Largest Chebyshev grid over rho for weights not similar to a symmetric matrix."""
 
 
 class GroupQuadrature(NamedTuple):
@@ -124,9 +127,7 @@ def group_quadrature(W: sp.spmatrix, of_unit: np.ndarray, n_groups: int) -> Grou
     n = m.shape[0]
     if n > DENSE_MAX:
         raise ValueError(_too_large(n))
-    member = np.zeros((n_groups, n))
-    member[of_unit, np.arange(n)] = 1.0
-    member /= member.sum(axis=1, keepdims=True)
+    member = _members(of_unit, n_groups)
     d = symmetriser(m)
     if d is not None:
         lam, Q = np.linalg.eigh(symmetrise(m, d).toarray())

@@ -3,17 +3,19 @@
 With one varying term (one block of G group coefficients, spread omega = sigma tau)
 the posterior of `bayespatial.engine.pooling.collapsed` has two dimensions, r and
 tau, once the coefficients and sigma^2 are integrated out. On a grid its cost per
-point is O(p): with S(r) = Z_r'Z_r + Lambda_b (Lambda_b the fixed unit precision of a
-`Layout.zero_mean` block, else 0) = L L' and the eigendecomposition
-L^-1 Lambda_1 L^-T = U diag(lam) U' (Lambda_1 the block's precision at tau = 1),
+point is O(p): with S(r) = Z_r'Z_r + Lambda_b + Lambda_1 / tau_ref^2 = L L' (Lambda_b
+the fixed unit precision of a `Layout.zero_mean` block, else 0; Lambda_1 the block's
+precision at tau = 1; tau_ref the prior scale of tau, which makes S positive definite
+even where a group's column is all zero, so that Z_r'Z_r alone is singular) and the
+eigendecomposition L^-1 Lambda_1 L^-T = U diag(lam) U',
 
-    P_n(r, tau) = L U (I + diag(lam) / tau^2) U' L',
-    log|P_n| = 2 sum log L_ii + sum_i log(1 + lam_i / tau^2),
-    m_n'P_n m_n = sum_i c_i^2 / (1 + lam_i / tau^2),   c = U' L^-1 Z_r'y_r,
+    P_n(r, tau) = L U (I + diag(lam) d) U' L',   d = tau^-2 - tau_ref^-2,
+    log|P_n| = 2 sum log L_ii + sum_i log(1 + lam_i d),
+    m_n'P_n m_n = sum_i c_i^2 / (1 + lam_i d),   c = U' L^-1 Z_r'y_r,
 
 a simultaneous diagonalisation computed once (lag models, where Z_r = Z) or once per
 node of r (error models) (Golub & Van Loan 2013, *Matrix Computations*, sec. 8.7).
-The grid spans r's interval and log tau from 10^-8 to 10^2 prior scales, and is
+The grid spans r's interval and log tau from 10^-14 to 10^2 prior scales, and is
 rebuilt over the region that holds all but 10^-12 of each marginal's mass. r is drawn
 by inverting the trapezoid CDF of its marginal, log tau from the conditional at that
 r (the joint density interpolated linearly between the two neighbouring nodes of r),
@@ -38,7 +40,7 @@ R_POINTS = 513
 TAU_POINTS = 2049
 """Nodes of log tau: its marginal has a long left tail (density ~ tau as tau -> 0), so the
 span that holds all but `TAIL` of the mass is some 30 units of log tau wide."""
-TAU_RANGE = (1e-8, 1e2)
+TAU_RANGE = (1e-14, 1e2)
 """The first grid's span of tau, in prior scales."""
 TAIL = 1e-12
 """Mass left out of each marginal when the grid is rebuilt."""
@@ -84,15 +86,18 @@ class _Node(NamedTuple):
     """(p,) U' L^-1 Z_r'y_r."""
     yy: float
     """y_r'y_r."""
+    inv_ref: float
+    """tau_ref^-2, the block precision already in L."""
 
 
-def _node(cp, layout, lam1, lam_b, r, kind) -> _Node:
+def _node(cp, layout, lam1, lam_b, r, kind, tau_ref) -> _Node:
     yy, zy, zz = quadratic_forms(cp, np.atleast_1d(r), kind)
-    chol = np.linalg.cholesky(zz[0] + lam_b)
+    inv_ref = 1.0 / tau_ref**2
+    chol = np.linalg.cholesky(zz[0] + lam_b + lam1 * inv_ref)
     half = sla.solve_triangular(chol, lam1, lower=True)
     lam, basis = np.linalg.eigh(sla.solve_triangular(chol, half.T, lower=True))
     c = basis.T @ sla.solve_triangular(chol, zy[0], lower=True)
-    return _Node(chol, basis, np.maximum(lam, 0.0), c, float(yy[0]))
+    return _Node(chol, basis, np.maximum(lam, 0.0), c, float(yy[0]), inv_ref)
 
 
 class _Factors:
@@ -102,9 +107,11 @@ class _Factors:
     one per r for error models.
     """
 
-    def __init__(self, cp, layout, lam1, lam_b, kind):
+    def __init__(self, cp, layout, lam1, lam_b, kind, tau_ref):
         self.cp, self.layout, self.lam1, self.lam_b, self.kind = cp, layout, lam1, lam_b, kind
-        self.shared = None if kind == "error" else _node(cp, layout, lam1, lam_b, 0.0, kind)
+        self.tau_ref = tau_ref
+        shared = kind != "error"
+        self.shared = _node(cp, layout, lam1, lam_b, 0.0, kind, tau_ref) if shared else None
 
     def forms(self, r) -> tuple[np.ndarray, np.ndarray]:
         """y_r'y_r (R,) and c (R, p) at an array of r, with the shared factorisation."""
@@ -115,14 +122,14 @@ class _Factors:
     def at(self, r) -> _Node:
         """The `_Node` at one r."""
         if self.shared is None:
-            return _node(self.cp, self.layout, self.lam1, self.lam_b, r, self.kind)
+            return _node(self.cp, self.layout, self.lam1, self.lam_b, r, self.kind, self.tau_ref)
         yy, c = self.forms(r)
         return self.shared._replace(c=c[0], yy=float(yy[0]))
 
 
 def _log_density(node: _Node, log_tau, a_n, b0):
     """-1/2 log|P_n| - a_n log b_n on a vector of log tau, and b_n (no r or tau prior terms)."""
-    shrink = 1.0 + node.lam[None] * np.exp(-2 * log_tau)[:, None]  # (U, p)
+    shrink = 1.0 + node.lam[None] * (np.exp(-2 * log_tau) - node.inv_ref)[:, None]  # (U, p)
     quad = (node.c[None] ** 2 / shrink).sum(axis=1)
     rate = b0 + 0.5 * (node.yy - quad)
     logdet = 2 * np.log(np.diag(node.chol)).sum() + np.log(shrink).sum(axis=1)
@@ -160,7 +167,7 @@ def sample(
     a_n = a0 + 0.5 * (cp.nobs - pooling.flat_directions(layout))
     G = size
     shape_kind = "lag" if kind == "none" else kind
-    factors = _Factors(cp, layout, lam1, lam_b, shape_kind)
+    factors = _Factors(cp, layout, lam1, lam_b, shape_kind, tau_scale)
 
     def r_terms(r):
         if kind == "none":
@@ -219,9 +226,9 @@ def _draw(r_nodes, u_nodes, logd, factors, a_n, b0, draws, rng, layout) -> GridD
         axis=1,
     )
     if r_nodes.size > 1:
-        r = np.interp(
-            rng.uniform(size=draws), trapezoid_cdf(r_nodes, np.log(columns[:, -1])), r_nodes
-        )
+        with np.errstate(divide="ignore"):  # rows of zero mass: log 0 = -inf, weight 0
+            log_marginal = np.log(columns[:, -1])
+        r = np.interp(rng.uniform(size=draws), trapezoid_cdf(r_nodes, log_marginal), r_nodes)
         i = np.clip(np.searchsorted(r_nodes, r) - 1, 0, r_nodes.size - 2)
         w = (r - r_nodes[i]) / (r_nodes[i + 1] - r_nodes[i])
     else:
@@ -237,7 +244,7 @@ def _draw(r_nodes, u_nodes, logd, factors, a_n, b0, draws, rng, layout) -> GridD
     if factors.shared is not None:  # lag models: one factorisation, c and y_r'y_r per draw
         chol, basis, lam = factors.shared.chol, factors.shared.basis, factors.shared.lam
         yy, c = factors.forms(r)
-        shrink = 1.0 + lam[None] * np.exp(-2 * u)[:, None]
+        shrink = 1.0 + lam[None] * (np.exp(-2 * u) - factors.shared.inv_ref)[:, None]
         rate = b0 + 0.5 * (yy - (c**2 / shrink).sum(axis=1))
         sigma2 = rate / gamma
         coef = (c / shrink + np.sqrt(sigma2[:, None] / shrink) * normal) @ basis.T
@@ -247,7 +254,7 @@ def _draw(r_nodes, u_nodes, logd, factors, a_n, b0, draws, rng, layout) -> GridD
         theta = np.empty((draws, layout.p))
         for d in range(draws):
             node = factors.at(r[d])
-            shrink = 1.0 + node.lam * np.exp(-2 * u[d])
+            shrink = 1.0 + node.lam * (np.exp(-2 * u[d]) - node.inv_ref)
             _, rate = _log_density(node, np.array([u[d]]), a_n, b0)
             sigma2[d] = rate[0] / gamma[d]
             coef = node.basis @ (node.c / shrink + np.sqrt(sigma2[d] / shrink) * normal[d])

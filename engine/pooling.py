@@ -144,8 +144,11 @@ def _zero_mean(layout: Layout, k: int) -> bool:
     return bool(layout.zero_mean) and bool(layout.zero_mean[k])
 
 
-def draw(cond: Conditional, normal, xp=np):
-    """Coefficients m + L^-T e for standard normal ``e`` (p,) or (D, p) drawn by the caller."""
+def draw(cond: Conditional | Collapsed, normal, xp=np):
+    """Coefficients m + L^-T e for standard normal ``e`` (p,) or (D, p) drawn by the caller.
+
+    For a `Collapsed` posterior (P_n in units of 1/sigma^2) pass sigma e.
+    """
     e = xp.asarray(normal)
     return cond.mean + _solve_lower(cond.chol.T, e.T, xp, upper=True).T
 

@@ -176,11 +176,6 @@ def _varying(varying, model: str, priors: Priors, options: dict) -> tuple:
         )
     if options.get("errors", "gaussian") != "gaussian":
         raise ModelError("varying= needs Gaussian errors (the coefficients are integrated out).")
-    if options.get("sampler", "auto") == "exact":
-        raise ModelError(
-            "varying= samples (rho, sigma^2, omega) by NUTS with the coefficients integrated "
-            "out; use sampler='auto' or 'nuts'."
-        )
     if not isinstance(priors.coef, Flat):
         raise ModelError(
             "varying= needs the flat prior on the other coefficients (the default): the "

@@ -152,9 +152,12 @@ def fit(
         one coefficient per group of the column (constant within unit), drawn from
         N(mu, omega^2) with omega estimated; a Durbin term's W x varies with it
         (`bayespatial.models.groups`). ``"Intercept"`` gives group intercepts where no
-        unit effects absorb them (fe="none"). Sampled by NUTS on (rho, sigma^2, omega)
-        with the coefficients integrated out (`bayespatial.models.pooled`); the
-        default prior of omega is in `bayespatial.priors.spec`. Tables:
+        unit effects absorb them (fe="none"; under fe="time" as deviations from the
+        period effects). With omega = sigma tau the coefficients and sigma^2 integrate
+        out: one varying coefficient is drawn exactly from a grid over (rho, log tau)
+        (``sampler="exact"``, the default), several by NUTS on (rho, tau)
+        (`bayespatial.models.pooled`); the default prior of tau is in
+        `bayespatial.priors.spec`. Tables:
         ``fit.varying()``, ``fit.contrasts()``, ``fit.effects(by=...)``,
         ``fit.turning_point(x, by=...)``.
 
@@ -300,13 +303,8 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     coef = config.priors.coef_prior(names, zz(cp), cp.nobs)  # raises on unknown terms
     if varying is None:
         sampler, reason = choose_sampler(config)
-    elif len(varying.layout.blocks) == 1:
-        sampler = "exact"
-        reason = "one varying coefficient: independent draws from a grid over (r, log tau)"
-        notes = (*notes, *pooled.few_groups_note(varying))
     else:
-        sampler = "nuts"
-        reason = "several varying coefficients: NUTS on (r, tau), the rest integrated out"
+        sampler, reason = pooled.choose_sampler(config, varying)
         notes = (*notes, *pooled.few_groups_note(varying))
     stable = None
     if config.dynamic:

@@ -28,6 +28,9 @@ class Groups(NamedTuple):
 
     column: str
     """The grouping column."""
+    absorbed: list
+    """Varying terms whose mean the fixed effects absorb (group intercepts under time
+    effects): their coefficients are deviations from it and mu is not a parameter."""
     terms: list
     """Varying coefficients: ``x`` and, for Durbin terms, ``W_x``."""
     labels: list
@@ -49,7 +52,7 @@ def groups(fit) -> Groups | None:
     post = fit.idata.posterior
     labels = [v.item() if hasattr(v, "item") else v for v in post["group"].values]
     of_unit = fit.idata.constant_data["group_of_unit"].values.astype(np.int64)
-    return Groups(meta["column"], meta["terms"], labels, of_unit)
+    return Groups(meta["column"], meta.get("absorbed_mean", []), meta["terms"], labels, of_unit)
 
 
 def require(fit, by: str | None = None) -> Groups:
@@ -82,7 +85,8 @@ def coefficient(fit, g: Groups, name: str) -> np.ndarray:
 def table(fit, ci: float) -> pd.DataFrame:
     """Tidy table of the group coefficients, their means and between-group sds.
 
-    Columns: term, parameter ("beta" a group's coefficient, "mu" the common mean,
+    Columns: term, parameter ("beta" a group's coefficient, "mu" the common mean (not
+    for group intercepts under time effects, deviations from the period effects),
     "omega" the between-group sd, "omega_prior" its prior at sigma's posterior mean,
     half-normal with scale sigma times tau's prior scale, for comparison), group
     (empty for mu and omega), n_units, mean, sd, lower, upper.
@@ -112,7 +116,8 @@ def table(fit, ci: float) -> pd.DataFrame:
     for k, term in enumerate(g.terms):
         for j, label in enumerate(g.labels):
             row(term, "beta", label, int(g.sizes[j]), beta[:, k, j])
-        row(term, "mu", "", n_all, fit.draws("mu")[:, k])
+        if term not in g.absorbed:
+            row(term, "mu", "", n_all, fit.draws("mu")[:, k])
         row(term, "omega", "", n_all, fit.draws("omega")[:, k])
         prior = halfnorm(scale=sigma * scales[k])  # omega = sigma tau at sigma's mean
         lo, hi = prior.ppf([(1 - ci) / 2, (1 + ci) / 2])

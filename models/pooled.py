@@ -97,8 +97,7 @@ def coefficient_draws(
         forms = _forms(data.cp, r[d], data.kind, np)
         post = pooling.collapsed(data.layout, *forms, data.cp.nobs, *data.sigma2_prior, tau[d])
         sigma2[d] = post.rate / rng.gamma(post.shape)
-        e = np.sqrt(sigma2[d]) * rng.standard_normal(data.layout.p)
-        theta[d] = post.mean + pooling._solve_lower(post.chol.T, e, np, upper=True)
+        theta[d] = pooling.draw(post, np.sqrt(sigma2[d]) * rng.standard_normal(data.layout.p))
     return sigma2, pooling.centre(data.layout, theta)
 
 
@@ -135,13 +134,35 @@ def split(config, panel, design, W, names: tuple, Z: np.ndarray):
     """
     if design.cells is not None:
         raise ModelError(
-            "varying= needs a balanced panel (W (x * 1[g]) takes every unit's x in each "
-            "period); fit a balanced window, or without varying=."
+            "varying= needs a balanced panel for now (the group columns are built on the "
+            "period x unit array); fit a balanced window, or without varying=."
         )
     g = grouping(panel, config.varying[0][1])
     terms = {term: g for term, _ in config.varying}
     names, Z, layout, owners = varying_columns(Z, names, terms, W, config.fe)
     return names, Z, Varying(g, layout, owners)
+
+
+def choose_sampler(config, varying: Varying) -> tuple[str, str]:
+    """The grid ("exact") for one varying coefficient unless NUTS is asked for; else NUTS.
+
+    Raises
+    ------
+    ModelError
+        ``sampler="exact"`` with several varying coefficients (a Durbin term's W x
+        counts as one), whose posterior of (r, tau) has too many dimensions for a grid.
+    """
+    K = len(varying.layout.blocks)
+    if K == 1 and config.sampler != "nuts":
+        return "exact", "one varying coefficient: independent draws from a grid over (r, log tau)"
+    if config.sampler == "exact":
+        names = [name for name, _ in varying.owners]
+        raise ModelError(
+            f"sampler='exact' draws from a grid for one varying coefficient; this fit has {K} "
+            f"({names}): use sampler='auto' (NUTS on rho and the tau's)."
+        )
+    why = "requested" if K == 1 else f"{K} varying coefficients"
+    return "nuts", f"{why}: NUTS on (r, tau), the rest integrated out"
 
 
 def tau_scales(config, cp: CrossProducts, Z: np.ndarray, layout, sd_y: float) -> np.ndarray:
@@ -192,7 +213,9 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, logdet, inter
 
     Returns (draws, stats, extra attrs, checks): ``coef`` (chain, draw, p) in the
     columns' order, the spatial parameter, ``sigma``, ``omega`` (= sigma tau) and
-    ``mu`` (chain, draw, K); NUTS's stats (empty for the grid); the diagnostics rows.
+    ``mu`` (chain, draw, K); NUTS's stats (empty for the grid); the grid's diagnostics
+    rows (None after NUTS: the fit checks NUTS's draws with its own rows).
+    ``config.sampler="nuts"`` takes NUTS for one varying term too.
     """
     shape, scale = sigma2_prior(config, cp, design)
     scales = tau_scales(config, cp, Z, varying.layout, np.sqrt(var_y(cp, design, config.fe)))
@@ -210,7 +233,7 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, logdet, inter
     spatial = SPATIAL_PARAMETER.get(config.kind)
     chains, draws = config.chains, config.draws
     rng = np.random.default_rng(config.seed)
-    if len(varying.layout.blocks) == 1:
+    if len(varying.layout.blocks) == 1 and config.sampler != "nuts":
         out = pooled_grid.sample(
             cp,
             varying.layout,
@@ -234,7 +257,7 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, logdet, inter
     else:
         with numpyro.validation_enabled(False):
             samples, stats = nuts_run(pooled_model, config, data)
-        r = samples[spatial] if spatial else np.zeros(chains * draws)
+        r = samples[spatial].reshape(-1) if spatial else np.zeros(chains * draws)
         tau = samples["tau"].reshape(chains * draws, -1)
         sigma2, theta = coefficient_draws(data, r, tau, rng)
         checks = None  # the fit checks NUTS's draws with the others

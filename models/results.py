@@ -202,8 +202,18 @@ def assemble(
         **(extra_attrs or {}),
     }
     if varying is not None:
+        layout = varying.layout
+        absorbed = [
+            name
+            for k, (name, _) in enumerate(varying.owners)
+            if layout.zero_mean and layout.zero_mean[k]
+        ]
         attrs["varying"] = json.dumps(
-            {"column": varying.grouping.column, "terms": [name for name, _ in varying.owners]}
+            {
+                "column": varying.grouping.column,
+                "terms": [name for name, _ in varying.owners],
+                "absorbed_mean": absorbed,  # group intercepts under time effects: mu = 0
+            }
         )
         attrs["omega_prior"] = repr(config.priors.omega)
     if config.dynamic:

@@ -19,7 +19,7 @@ T, G = 3, 4
 DRAWS = 4000
 
 
-def _problem(kind, zero_mean, seed=2):
+def _problem(kind, zero_mean, seed=2, empty_group=False):
     W = weights.lattice(6, 5).row_standardize()
     n = W.n
     m = W.sparse.toarray()
@@ -27,6 +27,8 @@ def _problem(kind, zero_mean, seed=2):
     group = rng.integers(0, G, size=n)
     member = (group[:, None] == np.arange(G)[None]).astype(float)
     x1, x2 = rng.normal(size=(T, n)), rng.normal(size=(T, n))
+    if empty_group:  # x1 is zero in group 0: its column of Z is zero, Z'Z singular
+        x1[:, group == 0] = 0.0
     slopes = np.array([0.4, 1.0, 1.3, 0.8])
     e = rng.normal(size=(T, n))
     A = np.linalg.inv(np.eye(n) - 0.5 * m)
@@ -88,9 +90,14 @@ def _oracle(cp, layout, lam, kind, a0, b0, scale, r_range):
     }
 
 
-@pytest.mark.parametrize(("kind", "zero_mean"), [("lag", False), ("error", False), ("lag", True)])
-def test_grid_draws_match_brute_force_quadrature(kind, zero_mean):
-    cp, layout, lam = _problem(kind, zero_mean)
+@pytest.mark.parametrize(
+    ("kind", "zero_mean", "empty_group"),
+    [("lag", False, False), ("error", False, False), ("lag", True, False), ("lag", False, True)],
+)
+def test_grid_draws_match_brute_force_quadrature(kind, zero_mean, empty_group):
+    """The last case has a group whose x is zero: its coefficient is identified by the prior
+    alone (mu + omega z), and Z'Z is singular, which the factorisation must not need."""
+    cp, layout, lam = _problem(kind, zero_mean, empty_group=empty_group)
     a0, b0, scale = 1.0, 0.5, 1.2
     bounds = (1 / lam.min() + 1e-6, 1 - 1e-6)
     out = pooled_grid.sample(

@@ -212,7 +212,10 @@ def _fit(df, W, **kw):
         ({"varying": {"q": "region"}}, "not terms of the design"),
         ({"varying": {"x": "zone"}}, "grouping column 'zone' not in the data"),
         ({"varying": {"x": "region", "z": "other"}}, "one column"),
-        ({"varying": {"x": "region"}, "sampler": "exact"}, "sampler='auto' or 'nuts'"),
+        (
+            {"varying": {"x": "region"}, "sampler": "exact", "model": "sdm"},
+            "grid for one varying coefficient",
+        ),
         ({"varying": {"x": "region"}, "model": "dsdm"}, "not yet for 'dsdm'"),
         (
             {"varying": {"x": "region"}, "priors": bsp.priors.Priors(coef=bsp.priors.ZellnerG())},
