@@ -44,7 +44,13 @@ from bayespatial.models.gaussian import ModelData, gaussian_model
 from bayespatial.models.nickell import analytic_correction, split_panel_jackknife
 from bayespatial.models.progress import NO_STAGES, stages
 from bayespatial.models.results import SpatialFit, assemble
-from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, zz
+from bayespatial.models.sampling import (
+    grid_terms,
+    nuts_run,
+    sigma2_prior,
+    spatial_distribution,
+    zz,
+)
 from bayespatial.priors.spec import Priors, Uniform
 
 MIN_STATIONARY = 0.01
@@ -317,16 +323,8 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
     if sampler == "exact" and varying is None:
         draws, stats, extra, grid = _run_exact(config, design, cp, coef, state, interval, stable)
     elif varying is not None:
-        logdets = None
-        if state is not None:
-            spatial = config.priors.spatial
-            logdets = (
-                partial(logdet_engine.apply, state),
-                partial(logdet_engine.apply_host, state),
-                lambda r: spatial.log_density(r, interval),
-            )
         draws, stats, extra, pooled_checks = pooled.sample(
-            config, design, Z, cp, varying, logdets, interval
+            config, design, Z, cp, varying, state, interval
         )
     else:
         draws, stats, extra = _run_nuts(config, design, W, Z, cp, coef, state, interval, stable)
@@ -521,17 +519,7 @@ def _exact_batch(config, design, cp, coef, state, interval, total, rng):
     nig = _nig(config, cp, design, coef)
     if config.kind == "none":
         return sample_regression(cp, nig, total, rng)
-    spatial = config.priors.spatial
-    return sample(
-        cp,
-        nig,
-        interval,
-        partial(logdet_engine.apply_host, state),
-        lambda r: spatial.log_density(r, interval),
-        total,
-        rng,
-        kind=config.kind,
-    )
+    return sample(cp, nig, interval, *grid_terms(config, state, interval), total, rng, config.kind)
 
 
 def _nig(config, cp, design, coef) -> NIGPrior:

@@ -20,28 +20,40 @@ from scipy.stats import halfnorm
 from bayespatial.engine.group_effects import group_averages, group_effects
 from bayespatial.engine.turning import summarise
 from bayespatial.models.design import lagged_name
+from bayespatial.models.groups import Grouping
 from bayespatial.models.result import equal_tailed
 
 
 class Groups(NamedTuple):
-    """The grouping of a varying fit."""
+    """The grouping of a varying fit and its varying coefficients."""
 
-    column: str
-    """The grouping column."""
+    grouping: Grouping
+    """Which group each unit belongs to (`bayespatial.models.groups.Grouping`)."""
+    terms: list
+    """Varying coefficients: ``x`` and, for Durbin terms, ``W_x``."""
     absorbed: list
     """Varying terms whose mean the fixed effects absorb (group intercepts under time
     effects): their coefficients are deviations from it and mu is not a parameter."""
-    terms: list
-    """Varying coefficients: ``x`` and, for Durbin terms, ``W_x``."""
-    labels: list
-    """Group labels as in the data."""
-    of_unit: np.ndarray
-    """(n,) group index of each unit."""
+
+    @property
+    def column(self) -> str:
+        """The grouping column."""
+        return self.grouping.column
+
+    @property
+    def labels(self) -> tuple:
+        """Group labels as in the data."""
+        return self.grouping.labels
+
+    @property
+    def of_unit(self) -> np.ndarray:
+        """(n,) group index of each unit."""
+        return self.grouping.of_unit
 
     @property
     def sizes(self) -> np.ndarray:
         """Units per group."""
-        return np.bincount(self.of_unit, minlength=len(self.labels))
+        return self.grouping.sizes
 
 
 def groups(fit) -> Groups | None:
@@ -50,9 +62,10 @@ def groups(fit) -> Groups | None:
         return None
     meta = json.loads(fit.attrs["varying"])
     post = fit.idata.posterior
-    labels = [v.item() if hasattr(v, "item") else v for v in post["group"].values]
+    labels = tuple(v.item() if hasattr(v, "item") else v for v in post["group"].values)
     of_unit = fit.idata.constant_data["group_of_unit"].values.astype(np.int64)
-    return Groups(meta["column"], meta.get("absorbed_mean", []), meta["terms"], labels, of_unit)
+    grouping = Grouping(meta["column"], labels, of_unit)
+    return Groups(grouping, meta["terms"], meta.get("absorbed_mean", []))
 
 
 def require(fit, by: str | None = None) -> Groups:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -35,11 +36,18 @@ from scipy.stats import halfnorm
 
 from bayespatial.data.errors import ModelError
 from bayespatial.data.families import SPATIAL_PARAMETER
+from bayespatial.engine import logdet as logdet_engine
 from bayespatial.engine import pooled_grid, pooling
 from bayespatial.engine.crossprod import CrossProducts, log_jacobian, quadratic_forms
 from bayespatial.models import convergence
 from bayespatial.models.groups import Grouping, grouping, varying_columns
-from bayespatial.models.sampling import nuts_run, sigma2_prior, spatial_distribution, var_y
+from bayespatial.models.sampling import (
+    grid_terms,
+    nuts_run,
+    sigma2_prior,
+    spatial_distribution,
+    var_y,
+)
 
 FEW_GROUPS = 5
 """Below this many groups the data say little about omega: the fit says so in a note."""
@@ -208,12 +216,13 @@ def few_groups_note(varying: Varying) -> tuple:
     )
 
 
-def sample(config, design, Z, cp: CrossProducts, varying: Varying, logdet, interval):
+def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interval):
     """Draws of a varying fit: the grid for one varying term, NUTS for several.
 
     Returns (draws, stats, extra attrs, checks): ``coef`` (chain, draw, p) in the
     columns' order, the spatial parameter, ``sigma``, ``omega`` (= sigma tau) and
-    ``mu`` (chain, draw, K); NUTS's stats (empty for the grid); the grid's diagnostics
+    ``mu`` (chain, draw, K); ``state`` is the log-determinant state (None without r);
+    NUTS's stats (empty for the grid); the grid's diagnostics
     rows (None after NUTS: the fit checks NUTS's draws with its own rows).
     ``config.sampler="nuts"`` takes NUTS for one varying term too.
     """
@@ -228,12 +237,15 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, logdet, inter
         spatial_prior=None
         if config.kind == "none"
         else spatial_distribution(config.priors.spatial, interval),
-        logdet=None if logdet is None else logdet[0],
+        logdet=None if state is None else partial(logdet_engine.apply, state),
     )
     spatial = SPATIAL_PARAMETER.get(config.kind)
     chains, draws = config.chains, config.draws
     rng = np.random.default_rng(config.seed)
     if len(varying.layout.blocks) == 1 and config.sampler != "nuts":
+        host_logdet, log_prior_r = (None, None)
+        if state is not None:
+            host_logdet, log_prior_r = grid_terms(config, state, interval)
         out = pooled_grid.sample(
             cp,
             varying.layout,
@@ -245,8 +257,8 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, logdet, inter
             rng,
             kind=config.kind,
             bounds=interval,
-            logdet=None if logdet is None else logdet[1],
-            log_prior_r=None if logdet is None else logdet[2],
+            logdet=host_logdet,
+            log_prior_r=log_prior_r,
         )
         r, tau, sigma2, theta, stats = out.r, out.tau[:, None], out.sigma2, out.theta, {}
         r_marginal, u_marginal = out.marginals()

@@ -38,7 +38,7 @@ from bayespatial.models.arviz_io import (
 )
 from bayespatial.models.context import context
 from bayespatial.models.design import lagged_name, regression_columns
-from bayespatial.models.groups import Grouping, varying_columns
+from bayespatial.models.groups import varying_columns
 from bayespatial.models.progress import counter, note, track
 from bayespatial.models.result import FitResult, equal_tailed, register
 
@@ -588,8 +588,7 @@ class SpatialFit(FitResult):
             coef.append(self.draws("theta")[:, [terms.index(t) for t in lagged]])
         g = group_tables.groups(self)
         if g is not None:  # the group columns, as the fit built them
-            grouping = Grouping(g.column, tuple(g.labels), g.of_unit)
-            varying = {t: grouping for t in g.terms if not t.startswith("W_")}
+            varying = {t: g.grouping for t in g.terms if not t.startswith("W_")}
             _, Z, _, _ = varying_columns(Z, names, varying, Wm, a["fe"])
             keep = [j for j, name in enumerate(names) if name not in g.terms]
             beta_group = self.draws("beta_group")

@@ -40,6 +40,16 @@ def spatial_distribution(spec: Uniform | BetaInterval, interval: tuple[float, fl
     )
 
 
+def grid_terms(config: FitConfig, state, interval: tuple[float, float]):
+    """Host functions of r for the grid samplers: log|I - r W| and the spatial log prior."""
+    from functools import partial
+
+    from bayespatial.engine import logdet as logdet_engine
+
+    spatial = config.priors.spatial
+    return partial(logdet_engine.apply_host, state), lambda r: spatial.log_density(r, interval)
+
+
 def nuts_run(model, config: FitConfig, *args) -> tuple[dict, dict]:
     """Run NUTS on ``model(*args)``: chains vectorised (or parallel across devices)."""
     chain_method = "parallel" if jax.local_device_count() >= config.chains else "vectorized"
