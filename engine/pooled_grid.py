@@ -63,6 +63,9 @@ class GridDraws(NamedTuple):
     """Nodes of log tau."""
     log_density: np.ndarray
     """(R, U) unnormalised log p(r, log tau | y) at the nodes."""
+    more: Callable | None = None
+    """(draws, rng) -> `GridDraws`: further independent draws from the same grid (used by
+    rejection, e.g. dsdm's stationarity)."""
 
     def marginals(self) -> tuple[np.ndarray, np.ndarray]:
         """Log marginal densities of r and of log tau on their nodes (for grid checks)."""
@@ -197,7 +200,25 @@ def sample(
         raise ValueError("the posterior of (r, tau) is zero on the whole grid.")
     r_nodes, u_nodes = _rebuilt(r_nodes, u_nodes, logd)
     logd = grid_density(r_nodes, u_nodes)
-    return _draw(r_nodes, u_nodes, logd, factors, a_n, b0, draws, rng, layout)
+    grid = Grid(r_nodes, u_nodes, logd, factors, a_n, b0, layout)
+    return grid.draw(draws, rng)
+
+
+class Grid(NamedTuple):
+    """The evaluated posterior grid of (r, log tau): more draws cost no new evaluations."""
+
+    r_nodes: np.ndarray
+    u_nodes: np.ndarray
+    logd: np.ndarray
+    factors: object
+    a_n: float
+    b0: float
+    layout: pooling.Layout
+
+    def draw(self, draws: int, rng: np.random.Generator) -> GridDraws:
+        """``draws`` more independent draws (`GridDraws.more` calls this)."""
+        out = _draw(*self[:3], self.factors, self.a_n, self.b0, draws, rng, self.layout)
+        return out._replace(more=self.draw)
 
 
 def _span(nodes, log_marginal):

@@ -115,7 +115,16 @@ class FitConfig:
         )
         nickell = FAMILIES[model].dynamic and fe in ("unit", "twoway")  # where the bias arises
         if options.get("bias_correction", "auto") == "auto":
-            options["bias_correction"] = "analytic" if nickell else "none"
+            # the analytic correction is the QML estimator's; partially pooled groups
+            # are not a QML estimate, the split-panel jackknife needs no model algebra
+            analytic = "jackknife" if options.get("varying") else "analytic"
+            options["bias_correction"] = analytic if nickell else "none"
+        if options["bias_correction"] == "analytic" and options.get("varying"):
+            raise ModelError(
+                "bias_correction='analytic' is the Nickell correction of the QML estimator "
+                "(Yu, de Jong & Lee 2008), which partially pooled (varying=) coefficients are "
+                "not; use bias_correction='jackknife' (the default with varying=) or 'none'."
+            )
         if options["bias_correction"] != "none" and not nickell:
             raise ModelError(
                 "bias_correction ('jackknife' or 'analytic') applies to model 'dsdm' with "
@@ -149,7 +158,7 @@ class FitConfig:
         return cls(model, formula, unit, time, fe, durbin, priors, **options)
 
 
-VARYING_FAMILIES = ("ols", "slx", "sar", "sem", "sdm", "sdem")
+VARYING_FAMILIES = ("ols", "slx", "sar", "sem", "sdm", "sdem", "dsdm")
 """Families whose coefficients can vary by group (`bayespatial.models.pooled`)."""
 
 

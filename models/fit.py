@@ -47,14 +47,13 @@ from bayespatial.models.results import SpatialFit, assemble
 from bayespatial.models.sampling import (
     grid_terms,
     nuts_run,
+    reject_unstable,
     sigma2_prior,
     spatial_distribution,
     zz,
 )
 from bayespatial.priors.spec import Priors, Uniform
 
-MIN_STATIONARY = 0.01
-"""Below this posterior probability of the stable region, rejection gives up and says why."""
 EXACT_LOO_MAX_OBS = 200_000
 """Largest N for which exact LOO is computed at fit time (its cost is O(G N p^2), G <= 257)."""
 EXACT_LOO_GRID = 256
@@ -148,7 +147,8 @@ def fit(
         elsewhere), shift it by the split-panel jackknife estimate, or leave it
         ("none": the plain posterior, whose tau is biased by O(1/T));
         `bayespatial.models.nickell.analytic_correction`, bias and coverage of each
-        in BENCHMARKS.md. ``fit.attrs["bias_correction"]`` says which.
+        in BENCHMARKS.md; with ``varying=``, "auto" takes the jackknife.
+        ``fit.attrs["bias_correction"]`` says which.
     islands : {"raise", "keep"}
         Units of W without neighbours raise by default; "keep" keeps them as zero
         rows of the row-standardised W (their W y and W x are 0). Not with time
@@ -163,9 +163,13 @@ def fit(
         out: one varying coefficient is drawn exactly from a grid over (rho, log tau)
         (``sampler="exact"``, the default), several by NUTS on (rho, tau)
         (`bayespatial.models.pooled`); the default prior of tau is in
-        `bayespatial.priors.spec`. Tables:
-        ``fit.varying()``, ``fit.contrasts()``, ``fit.effects(by=...)``,
-        ``fit.turning_point(x, by=...)``.
+        `bayespatial.priors.spec`. dsdm: tau and eta stay common to all groups; the
+        stable region is enforced by rejecting the grid's draws, or by mapping (tau, eta)
+        onto it under NUTS (`bayespatial.models.pooled.Explicit`); the Nickell bias is
+        corrected by the split-panel jackknife (the analytic correction is the QML
+        estimator's). Tables:
+        ``fit.varying()``, ``fit.contrasts()``, ``fit.effects(by=...)`` (short and long
+        run for dsdm), ``fit.turning_point(x, by=...)``.
 
     Returns
     -------
@@ -324,7 +328,7 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
         draws, stats, extra, grid = _run_exact(config, design, cp, coef, state, interval, stable)
     elif varying is not None:
         draws, stats, extra, pooled_checks = pooled.sample(
-            config, design, Z, cp, varying, state, interval
+            config, design, Z, cp, varying, state, interval, stable
         )
     else:
         draws, stats, extra = _run_nuts(config, design, W, Z, cp, coef, state, interval, stable)
@@ -423,13 +427,19 @@ def _index(names, name):
 
 
 def _split_dynamic(draws: dict, stable: StabilityCheck) -> dict:
-    """Move tau and eta out of the coefficient draws into their own variables."""
+    """Move tau and eta out of the coefficient draws into their own variables.
+
+    They follow the other fixed columns; a varying fit's group blocks come after them
+    (`bayespatial.models.groups.varying_columns`) and move left.
+    """
     coef = draws["coef"]
     out = dict(draws)
     out["tau"] = coef[..., stable.tau]
+    columns = [stable.tau]
     if stable.eta is not None:
         out["eta"] = coef[..., stable.eta]
-    out["coef"] = coef[..., : stable.tau]
+        columns.append(stable.eta)
+    out["coef"] = np.delete(coef, columns, axis=-1)
     return out
 
 
@@ -481,28 +491,13 @@ def _run_exact(config, design, cp, coef, state, interval, stable=None):
             {"p_stationary": float(ok.mean()), "p_stationary_draws": total},
             grid,
         )
-    tried, accepted = total, int(ok.sum())
-    batches = [(out, ok)]
-    while accepted < total:
-        if accepted / tried < MIN_STATIONARY:
-            raise ModelError(
-                f"only {accepted} of {tried} posterior draws are stationary (tau, rho, eta "
-                f"inside the stable region; P ~ {accepted / tried:.4f}): the data point to an "
-                "explosive or unit-root process under this W. Use stationarity='report' to see "
-                "the unrestricted posterior, or reconsider W or the model (e.g. difference y)."
-            )
-        batch = int(min(20 * total, (total - accepted) / (accepted / tried) * 1.2 + 100))
-        out = _exact_batch(config, design, cp, coef, state, interval, batch, rng)
-        ok = np.asarray(stable(out.beta, out.spatial))
-        batches.append((out, ok))
-        tried, accepted = tried + batch, accepted + int(ok.sum())
-    out = out._replace(
-        **{
-            k: np.concatenate([getattr(b, k)[m] for b, m in batches])[:total]
-            for k in ("spatial", "sigma", "beta")
-        }
+    out, extra = reject_unstable(
+        out,
+        lambda size: _exact_batch(config, design, cp, coef, state, interval, size, rng),
+        lambda o: np.asarray(stable(o.beta, o.spatial)),
+        total,
+        ("spatial", "sigma", "beta"),
     )
-    extra = {"p_stationary": accepted / tried, "p_stationary_draws": tried}
     return _shape_exact(config, out), {}, extra, grid
 
 

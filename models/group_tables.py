@@ -203,19 +203,33 @@ def averages(fit, g: Groups, rho: np.ndarray):
     return _QUADRATURES[key]
 
 
-def effect_draws(fit, g: Groups) -> dict:
+def effect_draws(fit, g: Groups, horizon: str = "short") -> dict:
     """Draws of the effects by group: effect -> {term: (draws, G)}, intercept left out.
 
     Definitions in `bayespatial.engine.group_effects`.
     Models without a spatial lag of y (rho = 0): direct_g = beta_g + theta_g mean W_ii
     and total_g = beta_g + theta_g (mean over the group of W's column sums), no
     eigendecomposition needed.
+
+    dsdm long run (``horizon="long"``): ((1 - tau) I - (rho + eta) W)^-1 (diag(beta_i) +
+    W diag(theta_i)) = (I - rho_L W)^-1 (diag(beta_i) + W diag(theta_i)) / (1 - tau) with
+    rho_L = (rho + eta) / (1 - tau) (Elhorst 2014, sec. 4.3, with unit-specific
+    coefficients): the short-run machinery at rho_L with the coefficients over 1 - tau.
+    Draws outside the stable region have no long-run effect: NaN (the tables count them).
     """
     post = fit.idata.posterior
     terms = [str(t) for t in post["term"].values if str(t) != "Intercept"]
     lagged = set(fit.durbin_terms)
     out = {"direct": {}, "indirect": {}, "total": {}}
-    if "rho" in post:
+    scale, stable = None, None
+    if horizon == "long":
+        tau = fit.draws("tau")
+        eta = fit.draws("eta") if "eta" in post else np.zeros_like(tau)
+        stable = fit.stationary_draws()
+        scale = np.where(stable, 1.0 / (1.0 - tau), np.nan)[:, None]
+        rho = np.where(stable, (fit.draws("rho") + eta) / (1.0 - tau), np.nan)
+        q = averages(fit, g, rho[stable]) if stable.any() else None
+    elif "rho" in post:
         rho = fit.draws("rho")
         q = averages(fit, g, rho)
     else:
@@ -226,7 +240,13 @@ def effect_draws(fit, g: Groups) -> dict:
     for term in terms:
         beta = coefficient(fit, g, term)
         theta = coefficient(fit, g, lagged_name(term)) if term in lagged else np.zeros_like(beta)
-        if "rho" in post:
+        if stable is not None:  # long run: the stable draws, NaN for the others
+            eff = {k: np.full_like(beta, np.nan) for k in out}
+            if q is not None:
+                b, t = beta[stable] * scale[stable], theta[stable] * scale[stable]
+                for k, v in group_effects(q, rho[stable], b, t).items():
+                    eff[k][stable] = v
+        elif "rho" in post:
             eff = group_effects(q, rho, beta, theta)
         else:
             direct, total = beta + theta * diag, beta + theta * colsum
@@ -242,28 +262,48 @@ def average(draws_by_group: dict, g: Groups) -> dict:
     return {k: pd.DataFrame({t: v @ w for t, v in f.items()}) for k, f in draws_by_group.items()}
 
 
+def horizons(fit) -> tuple:
+    """("short", "long") for dsdm, ("short",) otherwise."""
+    return ("short", "long") if "tau" in fit.idata.posterior else ("short",)
+
+
 def effects(fit, by: str, ci: float) -> pd.DataFrame:
-    """Tidy table of effects by group: term, group, n_units, effect, mean, sd, lower, upper."""
+    """Tidy table of effects by group: term, group, n_units, effect, mean, sd, lower, upper.
+
+    dsdm adds ``horizon`` (short, long) and ``note``: the long run summarises the draws in
+    the stable region (after a bias correction some may lie outside; the note says how
+    many), where `SpatialFit.effects` would count them as diverging.
+    """
     g = require(fit, by)
     rows = []
-    draws = effect_draws(fit, g)
-    for term in draws["direct"]:
-        for j, label in enumerate(g.labels):
-            for effect, frames in draws.items():
-                v = frames[term][:, j]
-                lo, hi = equal_tailed(v, ci)
-                rows.append(
-                    {
-                        "term": term,
-                        "group": label,
-                        "n_units": int(g.sizes[j]),
-                        "effect": effect,
-                        "mean": float(v.mean()),
-                        "sd": float(v.std(ddof=1)),
-                        "lower": lo,
-                        "upper": hi,
-                    }
-                )
+    dynamic = len(horizons(fit)) > 1
+    for horizon in horizons(fit):
+        draws = effect_draws(fit, g, horizon)
+        for term in draws["direct"]:
+            for j, label in enumerate(g.labels):
+                for effect, frames in draws.items():
+                    v = frames[term][:, j]
+                    kept = v[np.isfinite(v)]
+                    if kept.size < 2:
+                        continue
+                    lo, hi = equal_tailed(kept, ci)
+                    row = {"term": term, "group": label, "n_units": int(g.sizes[j])}
+                    if dynamic:
+                        row["horizon"] = horizon
+                    row.update(
+                        {
+                            "effect": effect,
+                            "mean": float(kept.mean()),
+                            "sd": float(kept.std(ddof=1)),
+                            "lower": lo,
+                            "upper": hi,
+                        }
+                    )
+                    if dynamic:
+                        share = 1 - kept.size / v.size
+                        left_out = f"{share:.1%} of draws outside the stable region left out"
+                        row["note"] = left_out if share else ""
+                    rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -276,14 +316,21 @@ def turning_points(fit, lin: str, quad: str, by: str, ci: float) -> pd.DataFrame
     terms = [str(t) for t in fit.idata.posterior["term"].values]
     xs = fit.idata.constant_data["X"].values[..., terms.index(lin)]  # (T, n) or (n,)
     xs = xs.reshape(-1, len(g.of_unit))
-    effects_by_group = effect_draws(fit, g)
-    bases = {"coef": (coefficient(fit, g, lin), coefficient(fit, g, quad))}
-    for basis in ("direct", "total"):
-        bases[basis] = (effects_by_group[basis][lin], effects_by_group[basis][quad])
+    dynamic = len(horizons(fit)) > 1
+    bases = {("coef", "both"): (coefficient(fit, g, lin), coefficient(fit, g, quad))}
+    for horizon in horizons(fit):
+        effects_by_group = effect_draws(fit, g, horizon)
+        for basis in ("direct", "total"):
+            pair = (effects_by_group[basis][lin], effects_by_group[basis][quad])
+            bases[(basis, horizon if dynamic else "")] = pair
     rows = []
     for j, label in enumerate(g.labels):
         own = xs[:, g.of_unit == j]
-        for basis, (b1, b2) in bases.items():
-            summary = summarise(b1[:, j], b2[:, j], float(own.min()), float(own.max()), ci)
-            rows.append({"basis": basis, "group": label, "n_units": int(g.sizes[j]), **summary})
+        for (basis, horizon), (b1, b2) in bases.items():
+            keep = np.isfinite(b1[:, j]) & np.isfinite(b2[:, j])  # long run: stable draws
+            summary = summarise(b1[keep, j], b2[keep, j], float(own.min()), float(own.max()), ci)
+            row = {"basis": basis, "group": label, "n_units": int(g.sizes[j])}
+            if dynamic:
+                row["horizon"] = horizon
+            rows.append({**row, **summary})
     return pd.DataFrame(rows)

@@ -33,7 +33,8 @@ from bayespatial.data.errors import ModelError, user_stacklevel
 from bayespatial.models.arviz_io import shift_posterior, with_attrs
 from bayespatial.models.results import SpatialFit
 
-SHIFTED = ("beta", "theta", "rho", "tau", "eta", "sigma")
+SHIFTED = ("beta", "theta", "rho", "tau", "eta", "sigma", "beta_group", "mu")
+"""Posterior variables the jackknife moves (those present); omega, a spread, is not moved."""
 
 
 def halves(periods: tuple) -> tuple[tuple, tuple]:
@@ -58,7 +59,8 @@ def split_panel_jackknife(run, config, data: pd.DataFrame, W, full: SpatialFit) 
     if len(periods) < 6:
         raise ModelError(
             f"the split-panel jackknife needs at least 6 periods (each half conditions on its "
-            f"first period); the data have {len(periods)}."
+            f"first period); the data have {len(periods)}. Pass bias_correction='none' to "
+            "fit without a Nickell-bias correction (tau is then biased by O(1/T))."
         )
     post = full.idata.posterior
     means = []

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+from numpyro.distributions import constraints
 from scipy.stats import halfnorm
 
 from bayespatial.data.errors import ModelError
@@ -70,10 +71,68 @@ class PooledData(NamedTuple):
     """Prior of rho/lam on its interval (None for ``kind="none"``)."""
     logdet: Callable | None = None
     """r -> log|I - r W| (jnp)."""
+    explicit: Explicit | None = None
+    """Coefficients sampled by NUTS instead of integrated out, with a constraint on them
+    (dsdm's tau and eta under enforced stationarity); None: all integrated out."""
+
+
+class Explicit(NamedTuple):
+    """dsdm's tau (and eta) kept out of the collapsed posterior, inside the stable region.
+
+    Under ``stationarity="enforce"`` the prior of (tau, eta) is flat on the stable
+    region, which the collapsed posterior (the coefficients integrated out) cannot see.
+    Given (tau, eta) the rest is still normal-inverse-gamma with y_r - Z_d b in place of
+    y_r (`given`), so NUTS moves on (r, tau_1..K, z) with (tau, eta) a smooth map of z
+    onto the stable region (`coefficients`): a wall at the boundary, measured, gave
+    NUTS divergences even with the posterior far from it.
+    """
+
+    columns: tuple
+    """Columns of y_{t-1} (and W y_{t-1}) in Z, before the group blocks."""
+    w_min: float
+    """Smallest eigenvalue of W."""
+    w_max: float
+    """Largest eigenvalue of W."""
+
+    def coefficients(self, z, r, xp=np):
+        """(tau[, eta]) and log |d(tau, eta)/dz| for unconstrained ``z`` at rho = ``r``.
+
+        The stable region (`bayespatial.engine.dynamic`) is |f(w_max)| < 1 and
+        |f(w_min)| < 1 with f(w) = (tau + eta w) / (1 - rho w), linear in (tau, eta) given
+        rho: u = tanh(z) in (-1, 1)^2 sets f at both ends, so
+        eta = (u_1 a - u_2 c) / (w_max - w_min), tau = u_1 a - eta w_max, with
+        a = 1 - rho w_max, c = 1 - rho w_min (both positive on rho's interval);
+        Jacobian a c / (w_max - w_min) prod(1 - u^2). Without eta, tau = u min(a, c).
+        """
+        u = xp.tanh(z)
+        # log(1 - tanh^2 z), stable for large |z|
+        log_jac = xp.sum(2.0 * (np.log(2.0) - xp.abs(z) - xp.log1p(xp.exp(-2.0 * xp.abs(z)))))
+        a, c = 1.0 - r * self.w_max, 1.0 - r * self.w_min
+        if len(self.columns) == 1:
+            m = xp.minimum(a, c)
+            return xp.stack([u[0] * m]), log_jac + xp.log(m)
+        eta = (u[0] * a - u[1] * c) / (self.w_max - self.w_min)
+        tau = u[0] * a - eta * self.w_max
+        return xp.stack([tau, eta]), log_jac + xp.log(a * c / (self.w_max - self.w_min))
 
 
 def _forms(cp, r, kind, xp):
     return quadratic_forms(cp, r, "lag" if kind == "none" else kind, xp)
+
+
+def given(explicit: Explicit, layout: pooling.Layout, yy, zy, zz, b, xp=np):
+    """The forms and layout of the other coefficients given the explicit ones ``b``.
+
+    y* = y_r - Z_d b: y*'y* = y'y - 2 b'Z_d'y + b'Z_d'Z_d b, Z_a'y* = Z_a'y - Z_a'Z_d b.
+    The explicit columns sit before the blocks, which move left by their number.
+    """
+    d = np.array(explicit.columns)
+    a = np.setdiff1d(np.arange(layout.p), d)
+    yy_b = yy - 2 * b @ zy[d] + b @ zz[np.ix_(d, d)] @ b
+    zy_b = zy[a] - zz[np.ix_(a, d)] @ b
+    shift = len(d)
+    blocks = tuple((start - shift, size) for start, size in layout.blocks)
+    return yy_b, zy_b, zz[np.ix_(a, a)], layout._replace(p=layout.p - shift, blocks=blocks)
 
 
 def pooled_model(data: PooledData) -> None:
@@ -85,27 +144,50 @@ def pooled_model(data: PooledData) -> None:
         ld = data.logdet(r)
     tau = numpyro.sample("tau", dist.HalfNormal(jnp.asarray(data.tau_scale)).to_event(1))
     yy, zy, zz = _forms(data.cp, r, data.kind, jnp)
-    post = pooling.collapsed(data.layout, yy, zy, zz, data.cp.nobs, *data.sigma2_prior, tau, jnp)
+    layout = data.layout
+    if data.explicit is not None:  # flat prior on the stable region of (tau, eta)
+        ex = data.explicit
+        z = numpyro.sample(
+            "z_explicit",
+            dist.ImproperUniform(constraints.real_vector, (), event_shape=(len(ex.columns),)),
+        )
+        b, log_jac = ex.coefficients(z, r, jnp)
+        numpyro.deterministic("explicit", b)
+        numpyro.factor("explicit_jacobian", log_jac)
+        yy, zy, zz, layout = given(ex, layout, yy, zy, zz, b, jnp)
+    post = pooling.collapsed(layout, yy, zy, zz, data.cp.nobs, *data.sigma2_prior, tau, jnp)
     numpyro.factor("loglik", post.log_density + log_jacobian(data.cp, r, ld, jnp))
 
 
 def coefficient_draws(
-    data: PooledData, r: np.ndarray, tau: np.ndarray, rng
+    data: PooledData, r: np.ndarray, tau: np.ndarray, rng, explicit: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact draws of sigma^2 (D,) and the coefficients (D, p) given draws of (r, tau).
 
     One normal-inverse-gamma draw per draw of (r, tau) (flattened to D), on the host:
-    D Cholesky factors of p x p.
+    D Cholesky factors of p x p. ``explicit`` (D, d): NUTS's draws of the explicit
+    coefficients (`Explicit`), which are kept; the others are drawn given them.
     """
     r, tau = np.asarray(r, dtype=float), np.asarray(tau, dtype=float)
     D, K = r.size, len(data.layout.blocks)
     r, tau = r.reshape(D), tau.reshape(D, K)
     theta, sigma2 = np.empty((D, data.layout.p)), np.empty(D)
+    ex = data.explicit
+    if ex is not None:
+        others = np.setdiff1d(np.arange(data.layout.p), ex.columns)
+        explicit = np.asarray(explicit, dtype=float).reshape(D, len(ex.columns))
     for d in range(D):
-        forms = _forms(data.cp, r[d], data.kind, np)
-        post = pooling.collapsed(data.layout, *forms, data.cp.nobs, *data.sigma2_prior, tau[d])
+        yy, zy, zz = _forms(data.cp, r[d], data.kind, np)
+        layout = data.layout
+        if ex is not None:
+            yy, zy, zz, layout = given(ex, layout, yy, zy, zz, explicit[d])
+        post = pooling.collapsed(layout, yy, zy, zz, data.cp.nobs, *data.sigma2_prior, tau[d])
         sigma2[d] = post.rate / rng.gamma(post.shape)
-        theta[d] = pooling.draw(post, np.sqrt(sigma2[d]) * rng.standard_normal(data.layout.p))
+        draw = pooling.draw(post, np.sqrt(sigma2[d]) * rng.standard_normal(layout.p))
+        if ex is None:
+            theta[d] = draw
+        else:
+            theta[d, others], theta[d, list(ex.columns)] = draw, explicit[d]
     return sigma2, pooling.centre(data.layout, theta)
 
 
@@ -216,7 +298,7 @@ def few_groups_note(varying: Varying) -> tuple:
     )
 
 
-def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interval):
+def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interval, stable=None):
     """Draws of a varying fit: the grid for one varying term, NUTS for several.
 
     Returns (draws, stats, extra attrs, checks): ``coef`` (chain, draw, p) in the
@@ -225,6 +307,12 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interv
     NUTS's stats (empty for the grid); the grid's diagnostics
     rows (None after NUTS: the fit checks NUTS's draws with its own rows).
     ``config.sampler="nuts"`` takes NUTS for one varying term too.
+
+    ``stable`` (dsdm, `bayespatial.models.fit.StabilityCheck`): under
+    ``stationarity="enforce"`` the grid's independent draws outside the stable region
+    are rejected and replaced (exact: the restricted posterior is the unrestricted one
+    restricted), and NUTS samples tau and eta explicitly behind a wall (`Explicit`);
+    the attrs report P(stable | y) where it is estimated.
     """
     shape, scale = sigma2_prior(config, cp, design)
     scales = tau_scales(config, cp, Z, varying.layout, np.sqrt(var_y(cp, design, config.fe)))
@@ -239,6 +327,7 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interv
         else spatial_distribution(config.priors.spatial, interval),
         logdet=None if state is None else partial(logdet_engine.apply, state),
     )
+    enforce = stable is not None and config.stationarity == "enforce"
     spatial = SPATIAL_PARAMETER.get(config.kind)
     chains, draws = config.chains, config.draws
     rng = np.random.default_rng(config.seed)
@@ -260,19 +349,31 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interv
             logdet=host_logdet,
             log_prior_r=log_prior_r,
         )
+        r_marginal, u_marginal = out.marginals()  # of the unrestricted posterior
+        if stable is not None:
+            out, stationarity = _stable_grid_draws(out, stable, chains * draws, enforce, rng)
         r, tau, sigma2, theta, stats = out.r, out.tau[:, None], out.sigma2, out.theta, {}
-        r_marginal, u_marginal = out.marginals()
         checks = convergence.grid_checks(u_marginal, "log tau", r.size)
         if spatial:
             checks = convergence.grid_checks(r_marginal, spatial, r.size) + checks
         convergence.warn(checks)
     else:
+        if enforce:
+            columns = (stable.tau,) if stable.eta is None else (stable.tau, stable.eta)
+            data = data._replace(explicit=Explicit(columns, stable.w_min, stable.w_max))
         with numpyro.validation_enabled(False):
             samples, stats = nuts_run(pooled_model, config, data)
         r = samples[spatial].reshape(-1) if spatial else np.zeros(chains * draws)
         tau = samples["tau"].reshape(chains * draws, -1)
-        sigma2, theta = coefficient_draws(data, r, tau, rng)
+        sigma2, theta = coefficient_draws(data, r, tau, rng, samples.get("explicit"))
         checks = None  # the fit checks NUTS's draws with the others
+        if stable is not None:
+            ok = np.asarray(stable(theta, r))
+            stationarity = (
+                {"p_stationary": "not estimated (NUTS under the constraint)"}
+                if enforce
+                else {"p_stationary": float(ok.mean()), "p_stationary_draws": int(ok.size)}
+            )
     omega = np.sqrt(sigma2)[:, None] * tau
     mu = block_means(varying.layout, theta, omega, rng)
     shaped = {
@@ -284,4 +385,21 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interv
     if spatial:
         shaped[spatial] = np.asarray(r).reshape(chains, draws)
     extra = {"tau_prior_scale": json.dumps([float(s) for s in scales])}
+    if stable is not None:
+        extra.update(stationarity)
     return shaped, stats, extra, checks
+
+
+def _stable_grid_draws(out, stable, total: int, enforce: bool, rng):
+    """The grid's draws with P(stable | y), restricted to the stable region if ``enforce``."""
+    from bayespatial.models.sampling import reject_unstable
+
+    def ok(o):
+        return np.asarray(stable(o.theta, o.r))
+
+    if not enforce:
+        flags = ok(out)
+        return out, {"p_stationary": float(flags.mean()), "p_stationary_draws": int(flags.size)}
+    return reject_unstable(
+        out, lambda size: out.more(size, rng), ok, total, ("r", "tau", "sigma2", "theta")
+    )

@@ -236,17 +236,19 @@ def _varying_posterior(draws: dict, design, varying) -> tuple[np.ndarray, dict]:
     """The coefficients in the standard column order (mu for varying ones) and group draws.
 
     The varying fit's columns are the fixed columns in their standard order, then one
-    block per varying coefficient (`bayespatial.models.groups.varying_columns`).
+    block per varying coefficient (`bayespatial.models.groups.varying_columns`); dsdm's
+    tau and eta, which sat between them, are already out of ``coef``.
     """
     standard = [*design.names, *map(lagged_name, design.lagged)]
     owners = [name for name, _ in varying.owners]
     fixed = [name for name in standard if name not in owners]
     coef, mu = draws["coef"], draws["mu"]
+    shift = varying.layout.p - coef.shape[-1]  # tau and eta, taken out
     out = np.empty((*coef.shape[:2], len(standard)))
     for j, name in enumerate(standard):
         pooled = name in owners
         out[..., j] = mu[..., owners.index(name)] if pooled else coef[..., fixed.index(name)]
-    blocks = [coef[..., start : start + size] for start, size in varying.layout.blocks]
+    blocks = [coef[..., s - shift : s - shift + size] for s, size in varying.layout.blocks]
     return out, {"beta_group": np.stack(blocks, axis=2), "mu": mu, "omega": draws["omega"]}
 
 
@@ -341,7 +343,7 @@ class SpatialFit(FitResult):
             raise ValueError("long-run effects need a dynamic model (dsdm).")
         g = group_tables.groups(self)
         if g is not None:  # unit-specific coefficients: the groups' effects, unit-weighted
-            return group_tables.average(group_tables.effect_draws(self, g), g)
+            return group_tables.average(group_tables.effect_draws(self, g, horizon), g)
         terms = [str(t) for t in post["term"].values]
         keep = [j for j, t in enumerate(terms) if t != "Intercept"]
         beta = self.draws("beta")[:, keep]
@@ -587,10 +589,13 @@ class SpatialFit(FitResult):
         if lagged:
             coef.append(self.draws("theta")[:, [terms.index(t) for t in lagged]])
         g = group_tables.groups(self)
-        if g is not None:  # the group columns, as the fit built them
+        if g is not None:  # the group columns, as the fit built them; y_{t-1} (W y_{t-1}) last
             varying = {t: g.grouping for t in g.terms if not t.startswith("W_")}
-            _, Z, _, _ = varying_columns(Z, names, varying, Wm, a["fe"])
-            keep = [j for j, name in enumerate(names) if name not in g.terms]
+            split, Z, _, _ = varying_columns(Z, names, varying, Wm, a["fe"])
+            dynamic = [j for j, name in enumerate(split) if name in ("y_lag", "W_y_lag")]
+            Z = np.concatenate([np.delete(Z, dynamic, axis=-1), Z[..., dynamic]], axis=-1)
+            standard = [*terms, *map(lagged_name, lagged)]
+            keep = [j for j, name in enumerate(standard) if name not in g.terms]
             beta_group = self.draws("beta_group")
             coef = [np.concatenate(coef, axis=1)[:, keep], beta_group.reshape(len(beta_group), -1)]
         if "tau" in post:

@@ -7,11 +7,15 @@ import numpy as np
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS
 
+from bayespatial.data.errors import ModelError
 from bayespatial.engine.crossprod import CrossProducts
 from bayespatial.models.config import FitConfig
 from bayespatial.models.design import Design
 from bayespatial.models.progress import wanted
 from bayespatial.priors.spec import BetaInterval, Uniform
+
+MIN_STATIONARY = 0.01
+"""Below this posterior probability of the stable region, rejection gives up and says why."""
 
 
 def var_y(cp: CrossProducts, design: Design, fe: str) -> float:
@@ -76,3 +80,39 @@ def nuts_run(model, config: FitConfig, *args) -> tuple[dict, dict]:
         "step_size": np.asarray(extra["adapt_state.step_size"]),
     }
     return samples, stats
+
+
+def reject_unstable(out, more, ok, total: int, fields: tuple):
+    """``total`` independent draws restricted to dsdm's stable region, by rejection.
+
+    Exact: the posterior under the prior restricted to the stable region is the
+    unrestricted posterior restricted to it. ``out`` is a NamedTuple of draws whose
+    ``fields`` are arrays with draws first; ``more(size)`` draws ``size`` more of the
+    same kind and ``ok(out)`` flags the stable ones. Returns the draws and attrs with the
+    acceptance rate, which estimates P(stable | y) of the unrestricted posterior.
+
+    Raises
+    ------
+    ModelError
+        Fewer than `MIN_STATIONARY` of the draws are stable.
+    """
+    flags = ok(out)
+    tried, accepted = total, int(flags.sum())
+    batches = [(out, flags)]
+    while accepted < total:
+        if accepted / tried < MIN_STATIONARY:
+            raise ModelError(
+                f"only {accepted} of {tried} posterior draws are stationary (tau, rho, eta "
+                f"inside the stable region; P ~ {accepted / tried:.4f}): the data point to an "
+                "explosive or unit-root process under this W. Use stationarity='report' to see "
+                "the unrestricted posterior, or reconsider W or the model (e.g. difference y)."
+            )
+        size = int(min(20 * total, (total - accepted) / (accepted / tried) * 1.2 + 100))
+        out = more(size)
+        flags = ok(out)
+        batches.append((out, flags))
+        tried, accepted = tried + size, accepted + int(flags.sum())
+    out = out._replace(
+        **{k: np.concatenate([getattr(b, k)[m] for b, m in batches])[:total] for k in fields}
+    )
+    return out, {"p_stationary": accepted / tried, "p_stationary_draws": tried}

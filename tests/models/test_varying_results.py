@@ -216,7 +216,15 @@ def _fit(df, W, **kw):
             {"varying": {"x": "region"}, "sampler": "exact", "model": "sdm"},
             "grid for one varying coefficient",
         ),
-        ({"varying": {"x": "region"}, "model": "dsdm"}, "not yet for 'dsdm'"),
+        (
+            {
+                "varying": {"x": "region"},
+                "model": "dsdm",
+                "fe": "unit",
+                "bias_correction": "analytic",
+            },
+            "bias_correction='jackknife'",
+        ),
         (
             {"varying": {"x": "region"}, "priors": bsp.priors.Priors(coef=bsp.priors.ZellnerG())},
             "flat prior",
