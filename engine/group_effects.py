@@ -40,7 +40,8 @@ averages are then computed
 from dense inverses of I - rho W at Chebyshev points over the draws' range of rho and
 interpolated (barycentric formula; Trefethen 2013, *Approximation Theory and
 Approximation Practice*, chs. 2-5): the averages are analytic in rho away from the
-poles 1/lambda, so the interpolant converges geometrically; nested grids of 9, 17, ...,
+poles 1/lambda, and times 1 - rho also at the pole 1 of a row-standardised W (long-run
+effects come close to it), so the interpolant converges geometrically; nested grids of 9, 17, ...,
 257 points stop when the new points agree with the coarser interpolant to
 `INTERPOLATION_TOL`.
 """
@@ -98,18 +99,28 @@ class GroupQuadrature(NamedTuple):
 
 
 class GroupInterpolant(NamedTuple):
-    """The four group averages at Chebyshev points of rho, and their interpolant."""
+    """The four group averages at Chebyshev points of rho, and their interpolant.
+
+    What is interpolated is (1 - rho) times the averages: a row-standardised W has the
+    eigenvalue 1, so the averages have a simple pole at rho = 1, which long-run effects
+    approach (rho_L = (rho + eta) / (1 - tau) near 1 for a persistent process); times
+    1 - rho the function is analytic up to the next pole 1/lambda_2 and the
+    interpolant converges there too.
+    """
 
     points: np.ndarray
     """(P,) Chebyshev points of the second kind on [lo, hi]."""
     values: np.ndarray
-    """(P, 4, G) the averages at each point."""
+    """(P, 4, G) (1 - rho) times the averages at each point."""
 
     def moments(self, rho: np.ndarray) -> np.ndarray:
         """(4, draws, G) by barycentric interpolation (`GroupQuadrature.moments`)."""
+        G = self.values.shape[2]
         if self.points.size == 1:
-            return np.broadcast_to(self.values[0][:, None], (4, rho.size, self.values.shape[2]))
-        out = _barycentric(self.points, self.values.reshape(self.points.size, -1), rho)
+            out = np.broadcast_to(self.values[0].reshape(1, -1), (rho.size, 4 * G))
+        else:
+            out = _barycentric(self.points, self.values.reshape(self.points.size, -1), rho)
+        out = out / (1.0 - rho)[:, None]
         return out.reshape(rho.size, 4, -1).transpose(1, 0, 2)
 
 
@@ -217,8 +228,12 @@ def probed_interpolant(
     return _interpolate(averages, lo, hi)
 
 
-def _interpolate(averages, lo: float, hi: float) -> GroupInterpolant:
-    """Nested Chebyshev grids of ``averages(r)`` (4, G) until the new points agree."""
+def _interpolate(raw, lo: float, hi: float) -> GroupInterpolant:
+    """Nested Chebyshev grids of (1 - r) ``raw(r)`` (4, G) until the new points agree."""
+
+    def averages(r):
+        return (1.0 - r) * raw(r)
+
     if hi - lo <= 1e-12 * max(1.0, abs(hi)):
         return GroupInterpolant(np.array([lo]), averages(lo)[None])
     cache = {}

@@ -19,6 +19,11 @@ Chosen by measurement (BENCHMARKS.md, "Partially pooled coefficients"):
 
 Each block's common mean mu_k is drawn given the block and omega_k:
 mu_k | theta, omega ~ N(mean of the block, omega_k^2 / G_k) under its flat prior.
+
+dsdm: y_{t-1} and W y_{t-1} are fixed (common) columns. Under the stationarity
+restriction the grid's independent draws outside the stable region are rejected
+(`bayespatial.models.sampling.reject_unstable`), and NUTS samples (tau, eta) mapped
+smoothly onto the stable region with the rest still integrated out (`Explicit`).
 """
 
 from __future__ import annotations
