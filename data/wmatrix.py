@@ -296,27 +296,13 @@ class Weights:
     def symmetric_scale(self) -> np.ndarray | None:
         """Return d with diag(d) W symmetric, or None if none is found (computed once).
 
-        Tried in turn: the stored ``scale``; ones (W symmetric); and, for rows
-        whose non-zeros are all equal (binary weights row-standardised), the
-        reciprocal of that common value.
+        `symmetrising_scale`, trying the stored ``scale`` first.
         """
         return self._symmetric_scale
 
     @cached_property
     def _symmetric_scale(self) -> np.ndarray | None:
-        m = self.sparse
-        candidates = [self.scale, np.ones(self.n)]
-        rowmax = np.zeros(self.n)
-        np.maximum.at(rowmax, np.repeat(np.arange(self.n), np.diff(m.indptr)), m.data)
-        candidates.append(np.divide(1.0, rowmax, out=np.ones_like(rowmax), where=rowmax > 0))
-        for d in candidates:
-            if d is None:
-                continue
-            s = sp.diags(d) @ m
-            diff = abs(s - s.T)
-            if diff.nnz == 0 or diff.max() <= 1e-12 * max(abs(s).max(), 1.0):
-                return np.asarray(d, dtype=float)
-        return None
+        return symmetrising_scale(self.sparse, self.scale)
 
     def eigenvalues(self) -> np.ndarray:
         """Every eigenvalue of W by a dense solve, O(n^3): computed once, then kept.
@@ -416,3 +402,55 @@ class Weights:
                 "where I - rho W is non-singular; choose a value inside it."
             )
         return rho
+
+
+def _symmetric_under(m: sp.csr_matrix, d: np.ndarray) -> bool:
+    s = sp.diags(d) @ m
+    diff = abs(s - s.T)
+    return diff.nnz == 0 or diff.max() <= 1e-12 * max(abs(s).max(), 1.0)
+
+
+def symmetrising_scale(m, first: np.ndarray | None = None) -> np.ndarray | None:
+    """The scale d > 0 with diag(d) W symmetric (W similar to a symmetric one), or None.
+
+    Tried in turn: ``first`` (a stored scale); ones (W symmetric); for rows whose
+    non-zeros are all equal (binary weights row-standardised), the reciprocal of that
+    value; and, for any W = D^-1 A with A symmetric (weighted weights row-standardised,
+    whose D the matrix no longer shows), the scale read off the edges,
+    d_j = d_i w_ij / w_ji, along a breadth-first spanning forest (one free scale per
+    connected component), then checked on every edge. None when W's pattern is not
+    symmetric or the check fails (k nearest neighbours).
+    """
+    m = sp.csr_matrix(m)
+    n = m.shape[0]
+    rowmax = np.zeros(n)
+    np.maximum.at(rowmax, np.repeat(np.arange(n), np.diff(m.indptr)), m.data)
+    cheap = [first, np.ones(n), np.divide(1.0, rowmax, out=np.ones(n), where=rowmax > 0)]
+    for d in cheap:
+        if d is not None and _symmetric_under(m, np.asarray(d, dtype=float)):
+            return np.asarray(d, dtype=float)
+    pattern = (m != 0).astype(np.int8)
+    if (pattern - pattern.T).nnz:
+        return None
+    log_d = np.full(n, np.nan)
+    pred = np.full(n, -1)
+    _, label = csgraph.connected_components(pattern, directed=False)
+    for component in np.unique(label):
+        root = int(np.flatnonzero(label == component)[0])
+        order, parents = csgraph.breadth_first_order(
+            pattern, root, directed=False, return_predecessors=True
+        )
+        log_d[root] = 0.0
+        pred[order[1:]] = parents[order[1:]]
+    child = np.flatnonzero(pred >= 0)
+    parent = pred[child]
+    ratio = np.asarray(m[parent, child]).ravel() / np.asarray(m[child, parent]).ravel()
+    step = np.full(n, np.nan)
+    step[child] = np.log(ratio)
+    waiting = child
+    while waiting.size:  # one level of the forest per pass
+        ready = waiting[~np.isnan(log_d[pred[waiting]])]
+        log_d[ready] = log_d[pred[ready]] + step[ready]
+        waiting = waiting[np.isnan(log_d[waiting])]
+    d = np.exp(log_d - log_d.max())
+    return d if _symmetric_under(m, d) else None

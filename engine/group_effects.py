@@ -25,16 +25,15 @@ each a quadrature over the eigenvalues with group weights:
         c_gk = (1'V)_k (1/n_g) sum_{j in g} (V^-1)_kj,
 
 and each draw costs O(n) per group, with no inverse. When diag(d) W is symmetric
-(binary contiguity row-standardised: d found from W alone by
-`bayespatial.engine.spectrum.symmetriser`) V = D^-1/2 Q with Q orthogonal
+(any symmetric weights row-standardised, binary or weighted: d read off W's edges by
+`bayespatial.data.wmatrix.symmetrising_scale`) V = D^-1/2 Q with Q orthogonal
 from the symmetric eigenproblem, so a_gk = mean Q_ik^2 (the weights of the local
 spectral density; Golub & Meurant 2010, *Matrices, Moments and Quadrature*, ch. 7).
 Up to `DENSE_MAX` units the decomposition is dense; above, the averages come from
 sparse LU factors of I - rho W at Chebyshev points of rho (`probed_interpolant`).
 
-Other weights (k nearest neighbours row-standardised, or weighted W whose scaling the
-stored matrix does not reveal) take the interpolation below; k nearest neighbours
-are not similar to a symmetric matrix at all, and their eigenvectors can be close to
+Other weights (k nearest neighbours row-standardised, asymmetric weights) take the
+interpolation below; k nearest neighbours are not similar to a symmetric matrix at all, and their eigenvectors can be close to
 dependent (condition numbers of 10^10 for 4 neighbours of 40 points). The four group
 averages are then computed
 from dense inverses of I - rho W at Chebyshev points over the draws' range of rho and

@@ -8,6 +8,7 @@ algebra: tolerances are floating-point ones.
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from bayespatial.data import weights
 from bayespatial.engine.group_effects import (
@@ -35,28 +36,34 @@ def _dense(W, of_unit, rho, beta, theta):
     return out
 
 
-@pytest.mark.parametrize("kind", ["lattice", "knn", "weighted_near_one"])
+@pytest.mark.parametrize("kind", ["lattice", "knn", "weighted", "asymmetric_near_one"])
 def test_group_effects_match_dense_impacts(kind):
-    """``weighted_near_one``: rho up to 0.9995, as long-run effects of a persistent dsdm reach
-    (rho_L = (rho + eta) / (1 - tau)): the interpolant takes out the pole at 1."""
+    """``weighted``: a symmetric weighted W row-standardised, its scale read off the edges
+    (eigenvector path); ``asymmetric_near_one``: rho up to 0.9995, as long-run effects of
+    a persistent dsdm reach (rho_L = (rho + eta) / (1 - tau)): the interpolant takes out
+    the pole at 1."""
     rng = np.random.default_rng(0)
     if kind == "lattice":  # symmetric after scaling: the eigh path
         W = weights.lattice(7, 6, kind="queen").row_standardize()
     elif kind == "knn":  # k-nearest neighbours: not similar to a symmetric matrix, the eig path
         W = weights.knn(rng.uniform(size=(40, 2)), k=4).row_standardize()
-    else:  # weighted (scale not recoverable from W: interpolated), as in the north-east study
+    else:  # economic-geographic, as in the north-east study
         xy = rng.uniform(size=(40, 2))
         W = weights.economic_geographic(xy, rng.normal(size=40), metric="euclidean")
+        if kind == "asymmetric_near_one":  # weights made asymmetric: interpolated
+            a = W.sparse.toarray() * rng.uniform(0.5, 1.5, size=(40, 40))
+            W = weights.from_sparse(sp.csr_matrix(a), list(W.ids))
         W = W.row_standardize()
     m = W.sparse.toarray()
     n = m.shape[0]
     of_unit = rng.integers(0, 3, size=n)
     rho = np.array(
-        [0.6, 0.95, 0.99, 0.9995] if kind == "weighted_near_one" else [-0.3, 0.0, 0.45, 0.9]
+        [0.6, 0.95, 0.99, 0.9995] if kind == "asymmetric_near_one" else [-0.3, 0.0, 0.45, 0.9]
     )
     beta, theta = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
     q = group_averages(W.sparse, of_unit, 3, rho.min(), rho.max())
-    assert isinstance(q, GroupQuadrature if kind == "lattice" else GroupInterpolant)
+    exact = kind in ("lattice", "weighted")
+    assert isinstance(q, GroupQuadrature if exact else GroupInterpolant)
     got = group_effects(q, rho, beta, theta)
     want = _dense(m, of_unit, rho, beta, theta)
     for key in want:
