@@ -25,7 +25,8 @@ each a quadrature over the eigenvalues with group weights:
         c_gk = (1'V)_k (1/n_g) sum_{j in g} (V^-1)_kj,
 
 and each draw costs O(n) per group, with no inverse. When diag(d) W is symmetric
-(any symmetric weights row-standardised, binary or weighted: d read off W's edges by
+(symmetric weights row-standardised: binary ones from the matrix alone, weighted ones
+when ``W`` is a `Weights`, whose d is read off its edges,
 `bayespatial.data.wmatrix.symmetrising_scale`) V = D^-1/2 Q with Q orthogonal
 from the symmetric eigenproblem, so a_gk = mean Q_ik^2 (the weights of the local
 spectral density; Golub & Meurant 2010, *Matrices, Moments and Quadrature*, ch. 7).
@@ -33,10 +34,10 @@ Up to `DENSE_MAX` units the decomposition is dense; above, the averages come fro
 sparse LU factors of I - rho W at Chebyshev points of rho (`probed_interpolant`).
 
 Other weights (k nearest neighbours row-standardised, asymmetric weights) take the
-interpolation below; k nearest neighbours are not similar to a symmetric matrix at all, and their eigenvectors can be close to
-dependent (condition numbers of 10^10 for 4 neighbours of 40 points). The four group
-averages are then computed
-from dense inverses of I - rho W at Chebyshev points over the draws' range of rho and
+interpolation below; k nearest neighbours are not similar to a symmetric matrix at
+all, and their eigenvectors can be close to dependent (condition numbers of 10^10
+for 4 neighbours of 40 points). The four group averages are then computed from dense
+inverses of I - rho W at Chebyshev points over the draws' range of rho and
 interpolated (barycentric formula; Trefethen 2013, *Approximation Theory and
 Approximation Practice*, chs. 2-5): the averages are analytic in rho away from the
 poles 1/lambda, and times 1 - rho also at the pole 1 of a row-standardised W (long-run
@@ -53,6 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from bayespatial.engine.sparse import as_csr
 from bayespatial.engine.spectrum import symmetrise, symmetriser
 
 DENSE_MAX = 5_000
@@ -123,7 +125,7 @@ class GroupInterpolant(NamedTuple):
         return out.reshape(rho.size, 4, -1).transpose(1, 0, 2)
 
 
-def group_quadrature(W: sp.spmatrix, of_unit: np.ndarray, n_groups: int) -> GroupQuadrature | None:
+def group_quadrature(W, of_unit: np.ndarray, n_groups: int) -> GroupQuadrature | None:
     """The `GroupQuadrature` of W (n x n) for units in groups ``of_unit``.
 
     None when W is not similar to a symmetric matrix (use `group_interpolant`).
@@ -133,12 +135,12 @@ def group_quadrature(W: sp.spmatrix, of_unit: np.ndarray, n_groups: int) -> Grou
     ValueError
         n above `DENSE_MAX`.
     """
-    m = sp.csr_matrix(W)
+    m = as_csr(W)
     n = m.shape[0]
     if n > DENSE_MAX:
         raise ValueError(_too_large(n))
     member = _members(of_unit, n_groups)
-    d = symmetriser(m)
+    d = symmetriser(W)  # a `Weights` finds the scale of weighted W too
     if d is not None:
         lam, Q = np.linalg.eigh(symmetrise(m, d).toarray())
         r = np.sqrt(d)
@@ -149,13 +151,13 @@ def group_quadrature(W: sp.spmatrix, of_unit: np.ndarray, n_groups: int) -> Grou
 
 
 def group_averages(
-    W: sp.spmatrix, of_unit: np.ndarray, n_groups: int, lo: float, hi: float
+    W, of_unit: np.ndarray, n_groups: int, lo: float, hi: float
 ) -> GroupQuadrature | GroupInterpolant:
     """The group averages of W for rho in [lo, hi]: quadrature, dense or probed interpolant."""
-    if sp.csr_matrix(W).shape[0] > DENSE_MAX:
-        return probed_interpolant(W, of_unit, n_groups, lo, hi)
+    if as_csr(W).shape[0] > DENSE_MAX:
+        return probed_interpolant(as_csr(W), of_unit, n_groups, lo, hi)
     q = group_quadrature(W, of_unit, n_groups)
-    return group_interpolant(W, of_unit, n_groups, lo, hi) if q is None else q
+    return group_interpolant(as_csr(W), of_unit, n_groups, lo, hi) if q is None else q
 
 
 def _members(of_unit: np.ndarray, n_groups: int) -> np.ndarray:

@@ -20,7 +20,6 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.linalg import eigh_tridiagonal
 
-from bayespatial.data.wmatrix import symmetrising_scale
 from bayespatial.engine.sparse import as_csr
 
 DENSE_N = 2000
@@ -59,11 +58,23 @@ def symmetrise(m: sp.csr_matrix, d: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((s + s.T) / 2)
 
 
+def _scale_of(m: sp.csr_matrix) -> np.ndarray | None:
+    n = m.shape[0]
+    rowmax = np.zeros(n)
+    np.maximum.at(rowmax, np.repeat(np.arange(n), np.diff(m.indptr)), m.data)
+    for d in (np.ones(n), np.divide(1.0, rowmax, out=np.ones(n), where=rowmax > 0)):
+        s = sp.diags(d) @ m
+        gap = abs(s - s.T)
+        if gap.nnz == 0 or gap.max() <= 1e-12 * max(abs(s).max(), 1.0):
+            return d
+    return None
+
+
 def symmetriser(W) -> np.ndarray | None:
     """D with diag(d) W symmetric, or None (asks a `Weights` first)."""
     if hasattr(W, "symmetric_scale"):
         return W.symmetric_scale()
-    return symmetrising_scale(as_csr(W))
+    return _scale_of(as_csr(W))
 
 
 def dense_eigenvalues(W) -> np.ndarray:

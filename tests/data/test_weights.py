@@ -201,3 +201,23 @@ def test_weights_arrays_are_read_only_and_the_callers_stay_writeable():
     assert W.sparse.data[0] == 1.0
     again = Weights.from_sparse(W.sparse)  # building from a frozen W works
     assert again == W
+
+
+def test_symmetrising_scale_is_read_off_a_weighted_w():
+    """A weighted symmetric W row-standardised, its row sums forgotten (as a fit stores
+    it): the scale comes back from the edges; k nearest neighbours have none."""
+    from bayespatial.data.wmatrix import Weights, symmetrising_scale
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(size=(50, 2))
+    W = weights.economic_geographic(xy, rng.normal(size=50), metric="euclidean")
+    bare = W.row_standardize().sparse
+    d = Weights(bare, tuple(range(50)), "row", None).symmetric_scale()
+    assert d is not None
+    s = sp.diags(d) @ bare
+    assert abs(s - s.T).max() < 1e-12 * abs(s).max()
+    ev = np.sort(np.linalg.eigvals(bare.toarray()).real)
+    sym = np.sqrt(d)[:, None] * bare.toarray() / np.sqrt(d)[None]
+    np.testing.assert_allclose(np.linalg.eigvalsh((sym + sym.T) / 2), ev, atol=1e-10)
+    knn = weights.knn(xy, k=4).row_standardize().sparse
+    assert symmetrising_scale(knn) is None

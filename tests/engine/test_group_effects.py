@@ -61,7 +61,7 @@ def test_group_effects_match_dense_impacts(kind):
         [0.6, 0.95, 0.99, 0.9995] if kind == "asymmetric_near_one" else [-0.3, 0.0, 0.45, 0.9]
     )
     beta, theta = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
-    q = group_averages(W.sparse, of_unit, 3, rho.min(), rho.max())
+    q = group_averages(W, of_unit, 3, rho.min(), rho.max())
     exact = kind in ("lattice", "weighted")
     assert isinstance(q, GroupQuadrature if exact else GroupInterpolant)
     got = group_effects(q, rho, beta, theta)
