@@ -445,11 +445,15 @@ def symmetrising_scale(m, first: np.ndarray | None = None) -> np.ndarray | None:
     child = np.flatnonzero(pred >= 0)
     parent = pred[child]
     ratio = np.asarray(m[parent, child]).ravel() / np.asarray(m[child, parent]).ravel()
+    if not np.all(ratio > 0):  # a negative weight: no positive scale
+        return None
     step = np.full(n, np.nan)
     step[child] = np.log(ratio)
     waiting = child
     while waiting.size:  # one level of the forest per pass
         ready = waiting[~np.isnan(log_d[pred[waiting]])]
+        if not ready.size:
+            return None
         log_d[ready] = log_d[pred[ready]] + step[ready]
         waiting = waiting[np.isnan(log_d[waiting])]
     d = np.exp(log_d - log_d.max())

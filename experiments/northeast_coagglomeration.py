@@ -31,12 +31,11 @@ with E the city mean of LnPGDP (coordinates: data/northeast_cities.csv).
   34 cities drawn at random; the State Council's 2013 list is not shipped), and a
   second panel is drawn from the same controls, W and Model 2 truth except that the
   Coagg slopes are Table 7's: (0.236, -0.020) in resource-based and (0.716, -0.103)
-  in non-resource-based cities (heterogeneity_data.csv). With two types the pooling
-  is the prior's as much as the data's: over 12 simulated panels the partially pooled
-  non-resource-based slopes sat on average 0.9 posterior sd nearer the other type's
-  than the truth, unpooled type-specific slopes in one fit 0.4 sd (measured
-  2026-12-02): read the pooled rows beside the separate fits. User data: ``--group``
-  names a column constant within city (skipped when absent).
+  in non-resource-based cities (heterogeneity_data.csv). With two types the data say
+  little about omega and the pooling pulls each type's slopes towards the other's:
+  read the pooled rows beside the separate fits. User data: ``--group`` names a
+  column constant within city (skipped when absent; a type whose cities have no
+  neighbours among themselves gets no separate fit, with a note).
 - User data: ``--data`` (CSV, Parquet or Excel long panel) with ``--unit``,
   ``--time``, ``--y``, ``--x`` (the core regressor; its square is added) and
   ``--controls``; ``--weights`` a GAL file, an edge list (CSV: focal, neighbor,
@@ -306,27 +305,33 @@ def heterogeneity(args, frame, raw_W, formula, common, console) -> dict:
     console.log(f"heterogeneity: Model 2 with {x}, {x}^2 partially pooled by {group!r}")
     pooled = bsp.fit("dsdm", formula, frame, W, varying={x: group, quad: group}, **common)
     pooled.to_netcdf(args.out / "fits" / f"model2_by_{group}.nc")
-    separate = {}
+    separate, skipped = {}, []
     units = frame.groupby(args.unit, sort=False)[group].first()
     for label in sorted(units.unique()):
         ids = [u for u in raw_W.ids if units.get(u) == label]
         console.log(f"heterogeneity: separate Model 2 on the {len(ids)} {label} cities")
         sub = frame[frame[args.unit].isin(ids)]
-        W_type = raw_W.subset(ids).row_standardize()
-        separate[label] = bsp.fit("dsdm", formula, sub, W_type, **common)
+        try:  # W restricted to one type may leave a city without neighbours
+            W_type = raw_W.subset(ids).row_standardize()
+            separate[label] = bsp.fit("dsdm", formula, sub, W_type, **common)
+        except bsp.BayespatialError as err:
+            skipped.append(f"no separate fit for the {label} cities: {err}")
+            console.log(f"note: {skipped[-1]}")
     rows = []
     table = pooled.varying()
     for term in (x, quad):
-        for label, fit in separate.items():
-            s = fit.summary().set_index("term").loc[term]
+        for label in pooled.idata.posterior["group"].values.tolist():
             p = table[(table.term == term) & (table.parameter == "beta") & (table.group == label)]
             row = {
                 "term": term,
                 group: label,
                 "n_cities": int(p["n_units"].iloc[0]),
                 "partially pooled": _cell(*p[["mean", "lower", "upper"]].iloc[0]),
-                "separate fit": _cell(s["mean"], s["lower"], s["upper"]),
+                "separate fit": "",
             }
+            if label in separate:
+                s = separate[label].summary().set_index("term").loc[term]
+                row["separate fit"] = _cell(s["mean"], s["lower"], s["upper"])
             if label in TABLE7 and args.data is None:
                 row["truth"] = TABLE7[label][0 if term == x else 1]
             rows.append(row)
@@ -355,6 +360,7 @@ def heterogeneity(args, frame, raw_W, formula, common, console) -> dict:
         "contrasts": contrasts,
         "effects": effects,
         "turning_points": turning,
+        "skipped": skipped,
     }
 
 
@@ -383,7 +389,7 @@ def _heterogeneity_section(het: dict, args) -> str:
             f"varying by {args.group!r}, Nickell bias by the split-panel jackknife "
             f"({fit.attrs.get('bias_correction')}); separate: Model 2 on each type's cities "
             "with W restricted to them, as the study fits them (analytic Nickell-bias "
-            "correction, as Model 2). " + " ".join(notes),
+            "correction, as Model 2). " + " ".join([*notes, *het["skipped"]]),
             markdown(het["coefficients"]),
             "Between-type spread and its prior:\n\n" + markdown(omega, 3),
             "Contrasts (p_greater = P(group_a's coefficient > group_b's)):\n\n"

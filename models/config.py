@@ -119,7 +119,7 @@ class FitConfig:
             # are not a QML estimate, the split-panel jackknife needs no model algebra
             analytic = "jackknife" if options.get("varying") else "analytic"
             options["bias_correction"] = analytic if nickell else "none"
-        if options["bias_correction"] == "analytic" and options.get("varying"):
+        if options["bias_correction"] == "analytic" and options.get("varying") and nickell:
             raise ModelError(
                 "bias_correction='analytic' is the Nickell correction of the QML estimator "
                 "(Yu, de Jong & Lee 2008), which partially pooled (varying=) coefficients are "

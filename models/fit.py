@@ -359,7 +359,8 @@ def run(config: FitConfig, data: pd.DataFrame, W, stage=NO_STAGES) -> SpatialFit
         checks = pooled_checks
     elif stats:
         owners = [] if varying is None else [name for name, _ in varying.owners]
-        checks = _warn_diagnostics(draws, stats, {"coef": names, "omega": owners, "mu": owners})
+        labels = [n for n in names if n not in ("y_lag", "W_y_lag")]  # tau, eta moved out
+        checks = _warn_diagnostics(draws, stats, {"coef": labels, "omega": owners, "mu": owners})
     elif kind != "none":
         checks = convergence.grid_checks(grid[1], config.family.spatial, draws["sigma"].size)
         convergence.warn(checks)

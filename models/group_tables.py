@@ -323,7 +323,7 @@ def turning_points(fit, lin: str, quad: str, by: str, ci: float) -> pd.DataFrame
     terms = [str(t) for t in fit.idata.posterior["term"].values]
     xs = fit.idata.constant_data["X"].values[..., terms.index(lin)]  # (T, n) or (n,)
     xs = xs.reshape(-1, len(g.of_unit))
-    dynamic = len(horizons(fit)) > 1
+    dynamic = len(horizons(fit)) > 1  # long run: unstable draws are left out (note)
     bases = {("coef", "both"): (coefficient(fit, g, lin), coefficient(fit, g, quad))}
     for horizon in horizons(fit):
         effects_by_group = effect_draws(fit, g, horizon)
@@ -339,5 +339,10 @@ def turning_points(fit, lin: str, quad: str, by: str, ci: float) -> pd.DataFrame
             row = {"basis": basis, "group": label, "n_units": int(g.sizes[j])}
             if dynamic:
                 row["horizon"] = horizon
-            rows.append({**row, **summary})
+            row = {**row, **summary}
+            if dynamic:
+                share = 1 - keep.mean()
+                left_out = f"{share:.1%} of draws outside the stable region left out"
+                row["note"] = left_out if share else ""
+            rows.append(row)
     return pd.DataFrame(rows)

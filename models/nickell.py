@@ -33,8 +33,10 @@ from bayespatial.data.errors import ModelError, user_stacklevel
 from bayespatial.models.arviz_io import shift_posterior, with_attrs
 from bayespatial.models.results import SpatialFit
 
-SHIFTED = ("beta", "theta", "rho", "tau", "eta", "sigma", "beta_group", "mu")
-"""Posterior variables the jackknife moves (those present); omega, a spread, is not moved."""
+SHIFTED = ("beta", "theta", "rho", "tau", "eta", "sigma", "mu")
+"""Posterior variables the jackknife moves (those present). A varying fit's group
+coefficients move with their mean mu (`split_panel_jackknife`); omega, a spread, is not
+moved."""
 
 
 def halves(periods: tuple) -> tuple[tuple, tuple]:
@@ -75,6 +77,12 @@ def split_panel_jackknife(run, config, data: pd.DataFrame, W, full: SpatialFit) 
         if k in post:
             full_mean = post[k].mean(("chain", "draw")).values
             shifts[k] = full_mean - 0.5 * (means[0][k] + means[1][k])
+    if "beta_group" in post:
+        # each half has half the data per group, so its groups are shrunk harder to mu:
+        # 2 full - mean(halves) would extrapolate the pooling away. The groups keep their
+        # deviations from mu and take mu's shift (the Nickell bias, through tau, is common)
+        groups = post["beta_group"].sizes["group"]
+        shifts["beta_group"] = np.repeat(shifts["mu"][:, None], groups, axis=1)
     record = {k: np.atleast_1d(v).round(6).tolist() for k, v in shifts.items()}
     attrs = {"bias_correction": "split-panel jackknife", "jackknife_shift": json.dumps(record)}
     return SpatialFit(shift_posterior(full.idata, shifts, attrs))

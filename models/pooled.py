@@ -109,7 +109,7 @@ class Explicit(NamedTuple):
         a = 1 - rho w_max, c = 1 - rho w_min (both positive on rho's interval);
         Jacobian a c / (w_max - w_min) prod(1 - u^2). Without eta, tau = u min(a, c).
         """
-        u = xp.tanh(z)
+        u = xp.clip(xp.tanh(z), -1.0 + 1e-15, 1.0 - 1e-15)  # tanh rounds to 1 for z > 19
         # log(1 - tanh^2 z), stable for large |z|
         log_jac = xp.sum(2.0 * (np.log(2.0) - xp.abs(z) - xp.log1p(xp.exp(-2.0 * xp.abs(z)))))
         a, c = 1.0 - r * self.w_max, 1.0 - r * self.w_min
@@ -316,7 +316,7 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interv
     ``stable`` (dsdm, `bayespatial.models.fit.StabilityCheck`): under
     ``stationarity="enforce"`` the grid's independent draws outside the stable region
     are rejected and replaced (exact: the restricted posterior is the unrestricted one
-    restricted), and NUTS samples tau and eta explicitly behind a wall (`Explicit`);
+    restricted), and NUTS samples tau and eta mapped smoothly onto it (`Explicit`);
     the attrs report P(stable | y) where it is estimated.
     """
     shape, scale = sigma2_prior(config, cp, design)

@@ -451,6 +451,8 @@ class SpatialFit(FitResult):
                         note = (
                             f"{share:.1%} of draws outside the stable region: counted as "
                             "+-inf (diverging) in the interval; mean and sd over stable draws"
+                            if finite.size < v.size
+                            else f"{share:.1%} of draws outside the stable region left out"
                         )
                     row = {"term": term, "effect": effect}
                     if len(horizons) > 1:

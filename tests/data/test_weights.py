@@ -221,3 +221,16 @@ def test_symmetrising_scale_is_read_off_a_weighted_w():
     np.testing.assert_allclose(np.linalg.eigvalsh((sym + sym.T) / 2), ev, atol=1e-10)
     knn = weights.knn(xy, k=4).row_standardize().sparse
     assert symmetrising_scale(knn) is None
+    # a deep forest: a weighted path of 30 units and a separate 4-cycle, row-standardised
+    a = np.zeros((34, 34))
+    for i in range(29):
+        a[i, i + 1] = a[i + 1, i] = rng.uniform(0.5, 2.0)
+    for i in range(4):
+        a[30 + i, 30 + (i + 1) % 4] = a[30 + (i + 1) % 4, 30 + i] = rng.uniform(0.5, 2.0)
+    rows = a.sum(axis=1)
+    d = symmetrising_scale(sp.csr_matrix(a / rows[:, None]))
+    np.testing.assert_allclose(d[:30] / d[0], rows[:30] / rows[0], rtol=1e-12)
+    np.testing.assert_allclose(d[30:] / d[30], rows[30:] / rows[30], rtol=1e-12)
+    signed = a / rows[:, None]
+    signed[3, 4] = -signed[3, 4]  # no positive scale: None, not a hang
+    assert symmetrising_scale(sp.csr_matrix(signed)) is None
