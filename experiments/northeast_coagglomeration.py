@@ -157,36 +157,48 @@ def _draw(rng, name, shape, unit_share=0.6):
     return np.clip(values, lo, hi)
 
 
-def simulate_study(seed: int):
-    """The embedded default panel (34 cities x 20 years) and its nested W."""
+def _nested_w(cities: pd.DataFrame, econ: np.ndarray, kind: str = "nested"):
+    """The study's economic-geographic W of the cities (unstandardised)."""
     from bayespatial.data import weights
-    from bayespatial.data.datasets import load_northeast_cities
+
+    coords = cities[["lon", "lat"]].to_numpy()
+    return weights.economic_geographic(coords, econ, ids=list(cities.city), kind=kind)
+
+
+def _outcome(W, X: np.ndarray, beta: list, theta: list, rng, seed: int) -> np.ndarray:
+    """Carbon (T, n) from Model 2's dynamics and noise (`TRUTH`), unit and period effects."""
     from bayespatial.data.simulate import simulate_dsdm_given
 
-    cities = load_northeast_cities()
-    rng = np.random.default_rng(seed)
-    years = np.arange(2003, 2023)
-    T, n = len(years), len(cities)
-    cols = {name: _draw(rng, name, (T, n)) for name in TABLE1}
-    econ = cols["LnPGDP"].mean(axis=0)
-    W = weights.economic_geographic(
-        cities[["lon", "lat"]].to_numpy(), econ, ids=list(cities.city)
-    ).row_standardize()
-    names = ["Coagg", "Coagg2", *CONTROLS]
-    X = np.stack([cols["Coagg"], cols["Coagg"] ** 2, *[cols[c] for c in CONTROLS]], axis=2)
-    y = simulate_dsdm_given(
+    T, n, _ = X.shape
+    return simulate_dsdm_given(
         W,
         X,
-        beta=[TRUTH["beta"][k] for k in names],
-        theta=[TRUTH["theta"][k] for k in names],
+        beta=beta,
+        theta=theta,
         tau=TRUTH["tau"],
         rho=TRUTH["rho"],
         eta=TRUTH["eta"],
         sigma=TRUTH["sigma"],
         mu=rng.normal(1.0, 0.5, n),
         alpha=rng.normal(0.0, 0.3, T),
-        seed=seed + 1,
+        seed=seed,
     )
+
+
+def simulate_study(seed: int):
+    """The embedded default panel (34 cities x 20 years) and its nested W."""
+    from bayespatial.data.datasets import load_northeast_cities
+
+    cities = load_northeast_cities()
+    rng = np.random.default_rng(seed)
+    years = np.arange(2003, 2023)
+    T, n = len(years), len(cities)
+    cols = {name: _draw(rng, name, (T, n)) for name in TABLE1}
+    W = _nested_w(cities, cols["LnPGDP"].mean(axis=0)).row_standardize()
+    names = ["Coagg", "Coagg2", *CONTROLS]
+    X = np.stack([cols["Coagg"], cols["Coagg"] ** 2, *[cols[c] for c in CONTROLS]], axis=2)
+    beta, theta = [TRUTH["beta"][k] for k in names], [TRUTH["theta"][k] for k in names]
+    y = _outcome(W, X, beta, theta, rng, seed + 1)
     frame = pd.DataFrame({"city": np.tile(cities.city.to_numpy(), T), "year": np.repeat(years, n)})
     frame["Carbon"] = y.ravel()
     for name in TABLE1:
@@ -202,36 +214,22 @@ def simulate_heterogeneity(seed: int):
     those of `TABLE7` by type (their spillovers theta stay common). Returns the frame
     (with the ``resource`` column) and the unstandardised nested W.
     """
-    from bayespatial.data import weights
-    from bayespatial.data.simulate import simulate_dsdm_given
-
     frame, _, cities = simulate_study(seed)
     n, T = len(cities), frame["year"].nunique()
     rng = np.random.default_rng(seed + 7)
     resource = np.zeros(n, dtype=bool)
     resource[rng.choice(n, RESOURCE_CITIES, replace=False)] = True
     label = np.where(resource, "resource-based", "non-resource-based")
-    econ = frame["LnPGDP"].to_numpy().reshape(T, n).mean(axis=0)
-    coords = cities[["lon", "lat"]].to_numpy()
-    raw = weights.economic_geographic(coords, econ, ids=list(cities.city))
+    raw = _nested_w(cities, frame["LnPGDP"].to_numpy().reshape(T, n).mean(axis=0))
     coagg = frame["Coagg"].to_numpy().reshape(T, n)
     slope = np.array([TABLE7[g] for g in label])  # (n, 2)
     own = slope[:, 0] * coagg + slope[:, 1] * coagg**2  # the unit-specific slopes' term
     controls = [frame[c].to_numpy().reshape(T, n) for c in CONTROLS]
-    y = simulate_dsdm_given(  # own enters with beta 1; Coagg's spillovers are common
-        raw.row_standardize(),
-        np.stack([own, coagg, coagg**2, *controls], axis=2),
-        beta=[1.0, 0.0, 0.0, *[TRUTH["beta"][c] for c in CONTROLS]],
-        theta=[0.0, TRUTH["theta"]["Coagg"], TRUTH["theta"]["Coagg2"]]
-        + [TRUTH["theta"][c] for c in CONTROLS],
-        tau=TRUTH["tau"],
-        rho=TRUTH["rho"],
-        eta=TRUTH["eta"],
-        sigma=TRUTH["sigma"],
-        mu=rng.normal(1.0, 0.5, n),
-        alpha=rng.normal(0.0, 0.3, T),
-        seed=seed + 8,
-    )
+    # own enters with beta 1, Coagg and its square with 0; their spillovers are common
+    beta = [1.0, 0.0, 0.0, *[TRUTH["beta"][c] for c in CONTROLS]]
+    theta = [0.0, *[TRUTH["theta"][k] for k in ("Coagg", "Coagg2", *CONTROLS)]]
+    X = np.stack([own, coagg, coagg**2, *controls], axis=2)
+    y = _outcome(raw.row_standardize(), X, beta, theta, rng, seed + 8)
     out = frame.copy()
     out["Carbon"] = y.ravel()
     out[GROUP_COLUMN] = np.tile(label, T)
@@ -507,7 +505,6 @@ def main(args: argparse.Namespace) -> dict:
     from rich.console import Console
 
     import bayespatial as bsp
-    from bayespatial.data import weights
     from bayespatial.models.plots import effects_forest, turning_point_plot
 
     console = Console()
@@ -518,12 +515,8 @@ def main(args: argparse.Namespace) -> dict:
     controls = [c for c in args.controls.split(",") if c]
     if args.data is None:
         frame, W, cities = simulate_study(args.seed)
-        alt_W = weights.economic_geographic(
-            cities[["lon", "lat"]].to_numpy(),
-            frame.groupby("city", sort=False)["LnPGDP"].mean().reindex(cities.city).to_numpy(),
-            ids=list(cities.city),
-            kind="convex",
-        ).row_standardize()
+        econ = frame.groupby("city", sort=False)["LnPGDP"].mean().reindex(cities.city)
+        alt_W = _nested_w(cities, econ.to_numpy(), kind="convex").row_standardize()
         write_atomic(args.out / "data.csv", frame.to_csv(index=False))
     else:
         frame, raw_W = load_user(args)

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import halfnorm
 
-from bayespatial.data.wmatrix import Weights
 from bayespatial.engine.group_effects import group_averages, group_effects
 from bayespatial.engine.turning import summarise
 from bayespatial.models.design import lagged_name
@@ -182,19 +181,6 @@ def contrasts(fit, term: str | None, ci: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _W(fit) -> Weights:
-    """The fit's row-standardised W as `Weights`.
-
-    `Weights` find a weighted W's symmetrising scale
-    (`bayespatial.data.wmatrix.symmetrising_scale`), which a bare matrix does not show.
-    """
-    import scipy.sparse as sp
-
-    cd, n = fit.idata.constant_data, int(fit.attrs["W_n"])
-    m = sp.csr_matrix((cd["W_val"].values, (cd["W_row"].values, cd["W_col"].values)), (n, n))
-    return Weights(m, tuple(range(n)), "row", None)
-
-
 _QUADRATURES: dict = {}
 """Group averages by (W fingerprint, grouping, rho's range): one dense solve per W."""
 
@@ -206,7 +192,7 @@ def averages(fit, g: Groups, rho: np.ndarray):
     if key not in _QUADRATURES:
         if len(_QUADRATURES) >= 4:
             _QUADRATURES.pop(next(iter(_QUADRATURES)))
-        _QUADRATURES[key] = group_averages(_W(fit), g.of_unit, len(g.labels), lo, hi)
+        _QUADRATURES[key] = group_averages(fit._weights(), g.of_unit, len(g.labels), lo, hi)
     return _QUADRATURES[key]
 
 
@@ -240,7 +226,7 @@ def effect_draws(fit, g: Groups, horizon: str = "short") -> dict:
         rho = fit.draws("rho")
         q = averages(fit, g, rho)
     else:
-        W = _W(fit).sparse
+        W = fit._weights().sparse
         count = g.sizes.astype(float)
         diag = np.bincount(g.of_unit, W.diagonal(), len(g.labels)) / count
         colsum = np.bincount(g.of_unit, np.asarray(W.sum(axis=0)).ravel(), len(g.labels)) / count

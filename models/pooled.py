@@ -50,6 +50,7 @@ from bayespatial.models.groups import Grouping, grouping, varying_columns
 from bayespatial.models.sampling import (
     grid_terms,
     nuts_run,
+    reject_unstable,
     sigma2_prior,
     spatial_distribution,
     var_y,
@@ -397,7 +398,6 @@ def sample(config, design, Z, cp: CrossProducts, varying: Varying, state, interv
 
 def _stable_grid_draws(out, stable, total: int, enforce: bool, rng):
     """The grid's draws with P(stable | y), restricted to the stable region if ``enforce``."""
-    from bayespatial.models.sampling import reject_unstable
 
     def ok(o):
         return np.asarray(stable(o.theta, o.r))

@@ -20,6 +20,7 @@ import pandas as pd
 
 from bayespatial.data.errors import StationarityWarning, user_stacklevel
 from bayespatial.data.families import SPATIAL_PARAMETER
+from bayespatial.data.wmatrix import Weights
 from bayespatial.engine.dynamic import diverges, stationary
 from bayespatial.engine.effects import (
     Quadrature,
@@ -431,7 +432,7 @@ class SpatialFit(FitResult):
         ci = self.attrs["ci"] if ci is None else ci
         if by is not None:
             return group_tables.effects(self, by, ci)
-        horizons = ("short", "long") if "tau" in self.idata.posterior else ("short",)
+        horizons = group_tables.horizons(self)
         rows = []
         for horizon in horizons:
             frames = self.effect_draws(horizon)
@@ -544,8 +545,8 @@ class SpatialFit(FitResult):
                 ),
             }
         ]
-        dynamic = "tau" in self.idata.posterior
-        for horizon in ("short", "long") if dynamic else ("short",):
+        dynamic = len(group_tables.horizons(self)) > 1
+        for horizon in group_tables.horizons(self):
             frames = self.effect_draws(horizon)
             for basis in ("direct", "total"):
                 f = frames[basis]
@@ -565,10 +566,20 @@ class SpatialFit(FitResult):
             ]
         return table
 
-    def _loo_inputs(self) -> dict:
-        """Data, W operator and draws that the pointwise log-likelihood needs."""
+    def _weights(self) -> Weights:
+        """The row-standardised W the fit used, rebuilt from ``constant_data``.
+
+        As `Weights`, which find a weighted W's symmetrising scale
+        (`bayespatial.data.wmatrix.symmetrising_scale`) that a bare matrix does not show.
+        """
         import scipy.sparse as sp
 
+        cd, n = self.idata.constant_data, int(self.attrs["W_n"])
+        m = sp.csr_matrix((cd["W_val"].values, (cd["W_row"].values, cd["W_col"].values)), (n, n))
+        return Weights(m, tuple(range(n)), "row", None)
+
+    def _loo_inputs(self) -> dict:
+        """Data, W operator and draws that the pointwise log-likelihood needs."""
         from bayespatial.engine import sparse
 
         post, cd, a = self.idata.posterior, self.idata.constant_data, self.attrs
@@ -578,8 +589,7 @@ class SpatialFit(FitResult):
         if cells is None:
             y = np.atleast_2d(y)
             X = X[None] if X.ndim == 2 else X
-        n = int(a["W_n"])
-        Wm = sp.csr_matrix((cd["W_val"].values, (cd["W_row"].values, cd["W_col"].values)), (n, n))
+        Wm = self._weights().sparse
         terms = tuple(str(t) for t in post["term"].values)
         lagged = tuple(self.durbin_terms)
         ylag = cd["y_lag"].values if "tau" in post else None
