@@ -35,6 +35,10 @@ class SamplerChoiceWarning(UserWarning):
     """``sampler="auto"`` could not use the exact sampler and fell back to NUTS."""
 
 
+class DIDWarning(UserWarning):
+    """Cells of a DID left out of its estimands (their counterfactual is not identified)."""
+
+
 class StationarityWarning(UserWarning):
     """Dynamic-model draws or values outside the stable region (long-run effects undefined)."""
 

@@ -118,25 +118,26 @@ class CellEffects:
         if self.fe == "none":
             return v.copy()
         flat = v.reshape(self.n_cells, -1)
-        out = _sweep(self._a, self._a_count, flat)
+        out = sweep(self._a, self._a_count, flat)
         if self._b is not None:
             rhs = self._b.T @ out
             x = self._solve(rhs)
-            out = out - _sweep(self._a, self._a_count, self._b @ x)
+            out = out - sweep(self._a, self._a_count, self._b @ x)
         return out.reshape(v.shape)
 
 
-def _dummies(codes: np.ndarray, levels: int) -> sp.csr_matrix:
+def dummies(codes: np.ndarray, levels: int) -> sp.csr_matrix:
+    """Sparse (N, levels) indicator matrix of integer codes 0..levels-1."""
     n = codes.size
     return sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, levels))
 
 
-def _sweep(d: sp.csr_matrix, count: np.ndarray, v: np.ndarray) -> np.ndarray:
+def sweep(d: sp.csr_matrix, count: np.ndarray, v: np.ndarray) -> np.ndarray:
     """The vectors v with their means within the levels of ``d`` removed."""
     return v - d @ ((d.T @ v) / count[:, None])
 
 
-def _codes(values) -> tuple[np.ndarray, int]:
+def level_codes(values) -> tuple[np.ndarray, int]:
     """Integer codes 0..L-1 of the values and the number L of distinct values."""
     uniques, codes = np.unique(np.asarray(values), return_inverse=True)
     return codes.ravel(), uniques.size
@@ -158,9 +159,9 @@ def init(unit, time, fe: str = "twoway", direct_max: int | None = None) -> CellE
             f"unit and time must be 1-d of one length; got {unit.shape}, {time.shape}."
         )
     n_cells = unit.size
-    u, n_u = _codes(unit)
-    t, n_t = _codes(time)
-    du, dt = _dummies(u, n_u), _dummies(t, n_t)
+    u, n_u = level_codes(unit)
+    t, n_t = level_codes(time)
+    du, dt = dummies(u, n_u), dummies(t, n_t)
     graph = sp.bmat([[None, du.T @ dt], [dt.T @ du, None]], format="csr")
     components, labels = csgraph.connected_components(graph, directed=False)
     components = int(components)

@@ -216,7 +216,7 @@ def build_design(
     idx = [names.index(c) for c in lagged]
     WX = spatial_lag(m, X[..., idx]) if idx else np.zeros((T, n, 0))
     Z = np.concatenate([X, WX], axis=2)
-    _check_rank(demean(Z, fe).reshape(T * n, -1), Z, names + tuple(map(lagged_name, lagged)), fe)
+    check_rank(demean(Z, fe).reshape(T * n, -1), Z, names + tuple(map(lagged_name, lagged)), fe)
     ylag = None
     if dynamic:
         y_all = lhs.to_numpy(dtype=float).reshape(panel.T, n)
@@ -297,7 +297,7 @@ def _cell_design(panel, W, lhs, rhs, keep, drop_initial, lagged, fe, notes) -> D
             "carry no information on the coefficients",
         )
     Z = np.concatenate([X, WX], axis=1)
-    _check_rank(effects.annihilate(Z), Z, names + tuple(map(lagged_name, lagged)), fe)
+    check_rank(effects.annihilate(Z), Z, names + tuple(map(lagged_name, lagged)), fe)
     periods = panel.periods[drop_initial:]
     absorbed = (
         "no fixed effects"
@@ -357,7 +357,7 @@ def check_text_numbers(formula: str, panel: Panel) -> None:
             )
 
 
-def _check_rank(flat: np.ndarray, Z: np.ndarray, names: tuple, fe: str) -> None:
+def check_rank(flat: np.ndarray, Z: np.ndarray, names: tuple, fe: str) -> None:
     """Raise naming the terms of Z that are collinear after the fixed-effect transformation.
 
     ``flat`` (N, p): the columns of Z with the effects projected out.

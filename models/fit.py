@@ -40,6 +40,8 @@ from bayespatial.models.arviz_io import with_attrs
 from bayespatial.models.config import FitConfig
 from bayespatial.models.context import context
 from bayespatial.models.design import build_design, design_columns
+from bayespatial.models.did import fit_did
+from bayespatial.models.did_results import DIDFit
 from bayespatial.models.gaussian import ModelData, gaussian_model
 from bayespatial.models.nickell import analytic_correction, split_panel_jackknife
 from bayespatial.models.progress import NO_STAGES, stages
@@ -74,7 +76,7 @@ def fit(
     *,
     unit: str | None = None,
     time: str | None = None,
-    fe: str = "none",
+    fe: str | None = None,
     priors: Priors | None = None,
     durbin: bool | Sequence[str] | None = None,
     chains: int = 4,
@@ -92,12 +94,18 @@ def fit(
     bias_correction: str = "auto",
     islands: str = "raise",
     varying: dict | None = None,
-) -> SpatialFit:
+    treat: str | None = None,
+    treat_kind: str = "first",
+    estimator: str = "imputation",
+    spillover: bool | str = False,
+    exposure: Weights | None = None,
+    leads: int | None = None,
+) -> SpatialFit | DIDFit:
     """Fit a spatial model and return its posterior.
 
     Parameters
     ----------
-    model : {"ols", "slx", "sar", "sem", "sdm", "sdem", "dsdm"}
+    model : {"ols", "slx", "sar", "sem", "sdm", "sdem", "dsdm", "did"}
         SAR: y = rho W y + X beta + e; SEM: y = X beta + u, u = lam W u + e;
         SDM/SDEM/SLX add W X theta for the ``durbin`` terms (LeSage & Pace
         2009, ch. 2; Elhorst 2014, ch. 2). DSDM adds tau y_{t-1} and
@@ -112,7 +120,8 @@ def fit(
     unit, time : str
         Unit and period columns (omit ``time`` for a cross-section).
     fe : {"none", "unit", "time", "twoway"}
-        Fixed effects, integrated out under flat priors (Lee & Yu 2010).
+        Fixed effects, integrated out under flat priors (Lee & Yu 2010); None: "none"
+        ("twoway" for did).
     priors : Priors, optional
         None gives the documented defaults (`bayespatial.priors.spec`).
     durbin : bool or list of str, optional
@@ -171,9 +180,32 @@ def fit(
         ``fit.varying()``, ``fit.contrasts()``, ``fit.effects(by=...)`` (short and long
         run for dsdm), ``fit.turning_point(x, by=...)``.
 
+    treat : str, optional
+        ``model="did"`` (staggered difference-in-differences, `bayespatial.models.did`):
+        the column holding each unit's first treated period (0 or NaN: never treated;
+        constant within unit), or with ``treat_kind="indicator"`` a 0/1 absorbing
+        treatment. W may be None unless ``spillover`` needs it; ``fe`` is two-way.
+    treat_kind : {"first", "indicator"}
+        How ``treat`` codes the adoption.
+    estimator : {"imputation", "twfe"}
+        did: the Bayesian imputation estimator (Borusyak, Jaravel & Spiess 2024): the
+        untreated-outcome model on never- and not-yet-treated cells, each treated cell's
+        Y(0) imputed per draw, ATTs as posterior averages, leads as placebo; or the
+        static and event-study two-way fixed-effects regressions (with the
+        Goodman-Bacon decomposition) for comparison.
+    spillover : {False, True, "share"}
+        did: cells whose neighbours under W (or ``exposure``) are treated in the period
+        are exposed (True: any neighbour; "share": the share of treated neighbours) and
+        leave the controls; their effect is the "spillover" rows of ``fit.att()``.
+    exposure : Weights, optional
+        did: the weights that define exposure, when not W.
+    leads : int, optional
+        did, imputation: how many leads e = -2, -3, ... (e = -1 the reference) enter the
+        pre-trend check (None: all the controls identify; 0: none).
+
     Returns
     -------
-    SpatialFit
+    SpatialFit or DIDFit
         Its ``attrs`` record how it ran: ``seconds_prepare`` (W, data, log-determinant),
         ``seconds_sample``, ``seconds_exact_loo``, ``seconds_log_likelihood`` (the
         pointwise log-likelihood stored for LOO) and ``seconds_total`` (the full-panel
@@ -187,12 +219,33 @@ def fit(
         Bad input: unknown model or option, data not matching W, missing or
         non-finite values, rank-deficient designs, priors outside W's interval.
     """
+    if isinstance(model, str) and model.lower() == "did":
+        if varying or priors is not None or sampler != "auto" or errors != "gaussian":
+            raise ModelError(
+                "model 'did' takes the reference prior and exact draws (priors, sampler and "
+                "errors are not options of it); partially pooled group ATTs are not yet "
+                "available (varying=)."
+            )
+        return fit_did(
+            formula, data, W, unit=unit, time=time, treat=treat, treat_kind=treat_kind,
+            estimator=estimator, spillover=spillover, exposure_weights=exposure, leads=leads,
+            fe=fe, chains=chains, draws=draws, seed=seed, ci=ci, progress=progress,
+        )  # fmt: skip
+    did_only = {"treat": treat, "exposure": exposure, "leads": leads}
+    given = [k for k, v in did_only.items() if v is not None]
+    defaults = (("treat_kind", treat_kind, "first"), ("estimator", estimator, "imputation"))
+    given += [k for k, v, d in defaults if v != d] + (["spillover"] if spillover else [])
+    if given:
+        raise ModelError(
+            f"{given} are options of model 'did' (staggered difference-in-differences); "
+            f"model {model!r} does not take them."
+        )
     config = FitConfig.build(
         model,
         formula,
         unit=unit,
         time=time,
-        fe=fe,
+        fe="none" if fe is None else fe,
         durbin=durbin,
         priors=priors,
         chains=chains,

@@ -277,7 +277,7 @@ class FitResult:
 
 def load(path) -> FitResult:
     """A fit saved with `FitResult.to_netcdf`, rebuilt as its kind (``attrs["result"]``)."""
-    from bayespatial.models import results  # noqa: F401  (registers the built-in kinds)
+    from bayespatial.models import did_results, results  # noqa: F401  (registers the kinds)
 
     idata = read_netcdf(path)
     attrs = idata.posterior.attrs

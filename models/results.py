@@ -52,13 +52,13 @@ above it LOO streams the pointwise log-likelihood by blocks of observations."""
 
 
 @cache
-def _versions() -> str:
+def package_versions() -> str:
     """Versions of the packages a fit depends on (looked up once per process)."""
     names = ("bayespatial", "jax", "numpyro", "arviz", "numpy", "scipy")
     return json.dumps({n: version(n) for n in names})
 
 
-def _coord(values) -> np.ndarray:
+def coord_values(values) -> np.ndarray:
     """Ids as netCDF-friendly values (numbers stay numbers, anything else a string).
 
     An array, not a list: ArviZ deep-copies coordinates once per variable.
@@ -116,9 +116,9 @@ def assemble(
     cross_section = panel.time is None
     cells = design.cells is not None  # unbalanced: one "obs" per observed cell
     obs_dims = ["obs"] if cells else ["unit"] if cross_section else ["time", "unit"]
-    coords = {"term": terms, "unit": _coord(panel.units)}
+    coords = {"term": terms, "unit": coord_values(panel.units)}
     if not cross_section:
-        coords["time"] = _coord(design.periods)
+        coords["time"] = coord_values(design.periods)
     y = design.y[0] if cross_section else design.y
     X = design.X[0] if cross_section else design.X
     observed = {"y": y}
@@ -148,7 +148,9 @@ def assemble(
             coords["durbin"] = list(design.lagged)
     if varying is not None:
         g = varying.grouping
-        coords.update({"varying": [name for name, _ in varying.owners], "group": _coord(g.labels)})
+        coords.update(
+            {"varying": [name for name, _ in varying.owners], "group": coord_values(g.labels)}
+        )
         dims.update({"beta_group": ["varying", "group"], "mu": ["varying"], "omega": ["varying"]})
         constant["group_of_unit"] = g.of_unit
         dims["group_of_unit"] = ["unit"]
@@ -198,7 +200,7 @@ def assemble(
         "nobs": nobs,
         "notes": json.dumps(list(notes)),
         "priors": repr(config.priors),
-        "versions": _versions(),
+        "versions": package_versions(),
         **{k: round(v, 3) for k, v in timings.items()},
         **(extra_attrs or {}),
     }

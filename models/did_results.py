@@ -1,0 +1,188 @@
+"""`DIDFit`: the posterior of a staggered DID (`bayespatial.models.did`) and its tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayespatial.data.errors import ModelError
+from bayespatial.models.result import FitResult, equal_tailed, register
+
+BY = ("overall", "cohort", "event", "period", "group")
+"""Aggregations of `DIDFit.att`."""
+UNCERTAINTY = ("predictive", "mean")
+"""Y(0) drawn from the posterior predictive (default), or at its posterior mean."""
+
+
+@register("did")
+@dataclass(frozen=True, eq=False)
+class DIDFit(FitResult):
+    """A DID fit: ``att(by=...)``, ``pretrend()``, ``bacon()`` (TWFE), ``cell_effects()``."""
+
+    OBS_LABEL = "(cell)"
+
+    @property
+    def estimator(self) -> str:
+        """The estimator: "imputation" or "twfe"."""
+        return self.attrs["estimator"]
+
+    def _estimands(self) -> pd.DataFrame:
+        cd = self.idata.constant_data
+        table = pd.DataFrame(
+            {
+                "by": cd["estimand_by"].values.astype(str),
+                "key": cd["estimand_key"].values.astype(str),
+                "effect": cd["estimand_effect"].values.astype(str),
+                "n": cd["estimand_n"].values.astype(int),
+            }
+        )
+        periods = {str(p): p for p in cd["time"].values.tolist()}
+        table["key"] = [
+            "overall" if by == "overall" else int(k) if by == "event" else periods.get(k, k)
+            for by, k in zip(table["by"], table["key"], strict=True)
+        ]
+        return table
+
+    def att(
+        self, by: str = "overall", ci: float | None = None, uncertainty: str = "predictive"
+    ) -> pd.DataFrame:
+        """Average treatment effects on the treated: by, key, [effect], mean, sd, lower, upper, n.
+
+        ``by``: "overall" (one row per effect; ``key`` "overall"), "cohort" (``key`` the
+        first treated period), "event" (``key`` e = periods since adoption; the imputation
+        estimator adds the leads e <= -2 from the untreated model with lead dummies, e = -1
+        their reference, as placebo estimates), "period" (calendar period). Equal weight
+        per treated cell (``n`` cells); the spillover rows average the exposed untreated
+        cells (with ``spillover="share"``: the effect of full exposure, a slope through the
+        origin), counting cohorts and event time from the first exposure.
+
+        ``uncertainty``: "predictive" (default) draws each treated cell's Y(0) from the
+        posterior predictive, the posterior of the sample ATT mean(Y(1) - Y(0)); "mean"
+        takes Y(0) at its posterior mean (narrower: the treated cells' own noise left out;
+        `bayespatial.models.did` says why the default). ``effect`` is a column when
+        spillovers are modelled. ``ci``: credible mass (default the fit's).
+        """
+        if by not in BY:
+            raise ModelError(f"by={by!r} is not one of {list(BY)}.")
+        if uncertainty not in UNCERTAINTY:
+            raise ModelError(f"uncertainty={uncertainty!r} is not one of {list(UNCERTAINTY)}.")
+        ci = self.attrs.get("ci", 0.95) if ci is None else ci
+        name = "att" if uncertainty == "predictive" else "att_imputed"
+        if name not in self.idata.posterior:
+            raise ModelError(
+                f"uncertainty='mean' applies to the imputation estimator; the {self.estimator} "
+                "fit has one posterior of its coefficients (uncertainty='predictive')."
+            )
+        est = self._estimands()
+        rows = np.flatnonzero(est["by"] == by)
+        if rows.size == 0:
+            have = sorted(set(est["by"]))
+            raise ModelError(
+                f"this {self.estimator} fit has no ATT by {by!r}; it has {have}"
+                + (
+                    " (the static TWFE coefficient is one overall number; its event study the "
+                    "event rows: fit estimator='imputation' for cohorts and periods)"
+                    if self.estimator == "twfe"
+                    else ""
+                )
+                + "."
+            )
+        draws = self.draws(name)
+        out = [
+            _row(by, est["key"][j], est["effect"][j], draws[:, j], est["n"][j], ci) for j in rows
+        ]
+        if by == "event" and "lead" in self.idata.posterior:
+            leads = self.draws("lead")
+            events = self.idata.posterior["lead_event"].values
+            counts = self.idata.constant_data["lead_n"].values
+            out += [
+                _row("event", int(e), "direct", leads[:, j], int(counts[j]), ci)
+                for j, e in enumerate(events)
+            ]
+        table = pd.DataFrame(out)
+        if by == "event":
+            order = np.lexsort((table["key"].to_numpy(dtype=int), table["effect"].to_numpy()))
+            table = table.iloc[order].reset_index(drop=True)
+        if self.attrs.get("spillover", "False") == "False":
+            table = table.drop(columns="effect")
+        return table
+
+    def pretrend(self) -> pd.DataFrame:
+        """Joint checks that the leads are zero: test, statistic, df1, df2, p_value, what.
+
+        ``posterior``: the posterior mass outside the smallest highest-density region of
+        the lead coefficients that contains zero (exact: under the reference prior their
+        posterior is multivariate t, and this mass equals the homoskedastic F test's
+        p-value); ``wald_cluster``: the Wald test clustered by unit as Borusyak, Jaravel &
+        Spiess (2024) run their Test 1 (and diff-diff's ``pretrend_test``), F(L, G - 1).
+        Small values speak against parallel pre-trends. The lead estimates are the rows
+        e <= -2 of ``att(by="event")``.
+        """
+        if "pretrend" not in self.attrs:
+            raise ModelError(
+                "this fit has no leads: pre-trends are checked by the imputation estimator "
+                "with leads (leads=None or a positive number, and periods before e = -1)."
+            )
+        return pd.DataFrame(json.loads(self.attrs["pretrend"]))
+
+    def bacon(self) -> pd.DataFrame:
+        """Goodman-Bacon (2021) decomposition of the static TWFE coefficient (TWFE fits).
+
+        Columns type (treated_vs_never, earlier_vs_later, later_vs_earlier: the last the
+        forbidden comparisons with already-treated controls), treated and control (the
+        cohorts' first treated periods, "never"), estimate, weight; sum(weight *
+        estimate) is the static TWFE coefficient (`bayespatial.engine.bacon`).
+        """
+        if "bacon" not in self.attrs:
+            why = [n for n in self.notes if "Goodman-Bacon" in n]
+            raise ModelError(
+                "no Goodman-Bacon decomposition on this fit: "
+                + (why[0] if why else "it is computed for estimator='twfe'")
+                + "."
+            )
+        return pd.DataFrame(json.loads(self.attrs["bacon"]))
+
+    def cell_effects(self) -> pd.DataFrame:
+        """Posterior mean effect of every treated (and exposed) cell: unit, time, effect, tau.
+
+        tau = y - E[Y(0) | data], the imputation estimator's cell effect (BJS 2024, eq. 5).
+        """
+        if "tau_hat" not in self.idata.constant_data:
+            raise ModelError("cell effects come from the imputation estimator.")
+        cd = self.idata.constant_data
+        obs = cd["target_obs"].values
+        units = self.idata.constant_data["unit"].values
+        periods = self.idata.constant_data["time"].values
+        return pd.DataFrame(
+            {
+                self.attrs["unit_column"]: units[cd["cell_unit"].values[obs]],
+                self.attrs["time_column"]: periods[cd["cell_time"].values[obs]],
+                "effect": cd["target_effect"].values.astype(str),
+                "tau": cd["tau_hat"].values,
+            }
+        )
+
+    def loo(self, *_, **__):
+        """Not defined for a DID: its estimands are averages of effects, not a predictive fit."""
+        raise ModelError(
+            "LOO compares predictive models of one outcome; a DID fit holds the posterior of "
+            "treatment effects. Compare spatial specifications of the outcome with bsp.fit "
+            "and fit.loo() instead."
+        )
+
+
+def _row(by, key, effect, values, n, ci) -> dict:
+    lo, hi = equal_tailed(values, ci)
+    return {
+        "by": by,
+        "key": key,
+        "effect": effect,
+        "mean": float(values.mean()),
+        "sd": float(values.std(ddof=1)),
+        "lower": lo,
+        "upper": hi,
+        "n": int(n),
+    }

@@ -1,0 +1,223 @@
+"""Staggered DID: the imputation estimator and TWFE against their frequentist references.
+
+References on the same simulated panels: diff-diff's ``ImputationDiD`` (Borusyak,
+Jaravel & Spiess 2024) and pyfixest's ``did2s`` (Gardner two-stage: the same point
+estimates), pyfixest ``feols`` for the TWFE regressions, diff-diff's
+``BaconDecomposition``. With the reference prior the posterior means are those point
+estimates; the draws' means sit within Monte Carlo error of them (tolerance 5 Monte
+Carlo se, sd / sqrt(draws), since the draws are independent).
+"""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+import pytest
+from diff_diff import BaconDecomposition, ImputationDiD
+
+import bayespatial as bsp
+from bayespatial.data.errors import DIDWarning, ModelError, PanelError
+from bayespatial.data.simulate_did import simulate_staggered
+
+KW = {"unit": "unit", "time": "time", "treat": "adopt", "progress": False}
+S = 4000  # chains * draws of the default fit
+
+
+def _close(table, ref, sd_col="sd"):
+    """Posterior means within 5 Monte Carlo se of the reference values (aligned rows)."""
+    gap = np.abs(table["mean"].to_numpy() - np.asarray(ref, dtype=float))
+    assert np.all(gap < 5 * table[sd_col].to_numpy() / np.sqrt(S)), (gap, table)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return simulate_staggered(n_units=90, n_periods=10, confound=0.15, seed=11).frame
+
+
+@pytest.fixture(scope="module")
+def bjs(panel):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = ImputationDiD(pretrends=True)
+        res = est.fit(panel, outcome="y", unit="unit", time="time", first_treat="adopt",
+                      covariates=["x1"])  # fmt: skip
+        return {
+            "overall": res.overall_att,
+            "cohort": res.aggregate("group").to_dataframe(),
+            "event": res.aggregate("event_study").to_dataframe(),
+            "pretrend": res.pretrend_test(),
+        }
+
+
+@pytest.fixture(scope="module")
+def imputed(panel):
+    return bsp.fit("did", "y ~ x1", panel, None, **KW)
+
+
+def test_imputation_equals_diff_diff_imputation(imputed, bjs):
+    _close(imputed.att(), [bjs["overall"]])
+    cohort = imputed.att(by="cohort")
+    ref = bjs["cohort"].set_index("label")["att"]
+    assert list(cohort["key"]) == [4, 7]
+    _close(cohort, ref.loc[cohort["key"]].to_numpy())
+    event = imputed.att(by="event")
+    ref = bjs["event"].set_index("event_time")
+    ref = ref[~ref["is_reference"]]
+    assert sorted(event["key"]) == sorted(ref.index)  # post periods and the leads e <= -2
+    _close(event, ref.loc[event["key"], "att"].to_numpy())
+    np.testing.assert_array_equal(event["n"], ref.loc[event["key"], "n"].to_numpy(dtype=int))
+
+
+def test_imputation_equals_did2s(panel, imputed):
+    d = panel.assign(
+        D=panel["treated"], rel=np.where(panel.adopt > 0, panel.time - panel.adopt, -1)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        static = pf.did2s(d, yname="y", first_stage="~ x1 | unit + time", second_stage="~ D",
+                          treatment="D", cluster="unit")  # fmt: skip
+        dyn = pf.did2s(d, yname="y", first_stage="~ x1 | unit + time",
+                       second_stage="~ i(rel, ref=-1)", treatment="D", cluster="unit")  # fmt: skip
+    _close(imputed.att(), [static.coef()["D"]])
+    event = imputed.att(by="event").query("key >= 0")
+    coef = dyn.coef()
+    _close(event, [coef[f"rel::{e}"] for e in event["key"]])
+
+
+def test_pretrend_equals_bjs_test_1(imputed, bjs):
+    tests = imputed.pretrend().set_index("test")
+    ref = bjs["pretrend"]
+    assert (
+        tests.loc["wald_cluster", "df1"] == ref["df"]
+        or tests.loc["wald_cluster", "df1"] == ref["n_leads"]
+    )
+    # diff-diff counts one more parameter in the CR1 factor (N - 1)/(N - K): 0.3% apart
+    np.testing.assert_allclose(tests.loc["wald_cluster", "statistic"], ref["f_stat"], rtol=0.01)
+    assert 0 <= tests.loc["posterior", "p_value"] <= 1
+
+
+def test_twfe_equals_feols_and_bacon(panel):
+    tw = bsp.fit("did", "y ~ x1", panel, None, estimator="twfe", **KW)
+    d = panel.assign(
+        D=panel["treated"], rel=np.where(panel.adopt > 0, panel.time - panel.adopt, -1)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        static = pf.feols("y ~ D + x1 | unit + time", data=d)
+        dyn = pf.feols("y ~ i(rel, ref=-1) + x1 | unit + time", data=d)
+    _close(tw.att(), [static.coef()["D"]])
+    # the posterior sd is the classical homoskedastic se (t posterior with dof - 2 scaling)
+    np.testing.assert_allclose(tw.att()["sd"].iloc[0], static.se()["D"], rtol=0.05)
+    event = tw.att(by="event")
+    _close(event, [dyn.coef()[f"rel::{e}"] for e in event["key"]])
+    plain = bsp.fit("did", "y ~ 1", panel, None, estimator="twfe", **KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = BaconDecomposition().fit(panel, "y", "unit", "time", "adopt")
+    table = plain.bacon()
+    mine = table.set_index(["type", "treated", "control"])["weight"]
+    theirs = ref.to_dataframe().replace({"never_treated": "never"})
+    theirs = theirs.set_index(["comparison_type", "treated_group", "control_group"])["weight"]
+    theirs.index = [(a, b, "never" if c == "never" else int(c)) for a, b, c in theirs.index]
+    mine.index = [(a, int(b), c if c == "never" else int(c)) for a, b, c in mine.index]
+    np.testing.assert_allclose(
+        mine.sort_index().to_numpy(), theirs.sort_index().to_numpy(), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        (table["weight"] * table["estimate"]).sum(), ref.twfe_estimate, rtol=1e-10
+    )
+    with pytest.raises(ModelError, match="cohort"):
+        plain.att(by="cohort")
+
+
+def test_uncertainty_mean_is_narrower_by_the_cells_noise(imputed):
+    pred, mean = imputed.att(), imputed.att(uncertainty="mean")
+    _close(mean, pred["mean"].to_numpy(), sd_col="sd")
+    assert mean["sd"].iloc[0] < pred["sd"].iloc[0]
+    # the gap is sigma^2 / n (equal weights over n cells): up to Monte Carlo error of the variances
+    sigma2 = np.mean(imputed.draws("sigma") ** 2)
+    gap = pred["sd"].iloc[0] ** 2 - mean["sd"].iloc[0] ** 2
+    n = pred["n"].iloc[0]
+    assert abs(gap - sigma2 / n) < 5 * np.sqrt(2 / S) * pred["sd"].iloc[0] ** 2
+
+
+def test_indicator_treatment_and_unbalanced_panel(panel, imputed):
+    by_indicator = bsp.fit("did", "y ~ x1", panel, None, **{**KW, "treat": "treated"},
+                           treat_kind="indicator")  # fmt: skip
+    pd.testing.assert_frame_equal(by_indicator.att("event"), imputed.att("event"))
+    rng = np.random.default_rng(0)
+    holes = panel.drop(index=rng.choice(panel.index, size=40, replace=False))
+    fit = bsp.fit("did", "y ~ x1", holes, None, **KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = ImputationDiD().fit(holes, outcome="y", unit="unit", time="time",
+                                  first_treat="adopt", covariates=["x1"])  # fmt: skip
+    _close(fit.att(), [ref.overall_att])
+
+
+def test_save_and_load(tmp_path, imputed):
+    imputed.to_netcdf(tmp_path / "did.nc")
+    back = bsp.load(tmp_path / "did.nc")
+    assert back == imputed
+    pd.testing.assert_frame_equal(back.att("cohort"), imputed.att("cohort"))
+    pd.testing.assert_frame_equal(back.pretrend(), imputed.pretrend())
+    cells = back.cell_effects()
+    assert len(cells) == int(imputed.att()["n"].iloc[0])
+    with pytest.raises(ModelError, match="LOO"):
+        back.loo()
+
+
+# ---------------------------------------------------------------- edge cases
+def test_adoption_varying_within_unit_names_the_units(panel):
+    bad = panel.copy()
+    bad.loc[(bad.unit == 3) & (bad.time == 2), "adopt"] = 5
+    with pytest.raises(PanelError, match=r"varies within 1 unit\(s\): 3"):
+        bsp.fit("did", "y ~ x1", bad, None, **KW)
+    off = panel.copy()
+    unit = off.loc[off.treated == 1, "unit"].iloc[0]
+    off.loc[(off.unit == unit) & (off.time == off.time.max()), "treated"] = 0
+    with pytest.raises(PanelError, match="absorbing"):
+        bsp.fit("did", "y ~ x1", off, None, **{**KW, "treat": "treated"}, treat_kind="indicator")
+
+
+def test_cohort_treated_in_the_first_period_is_left_out_with_a_warning(panel):
+    df = panel.copy()
+    df.loc[df.unit.isin([0, 1, 2]), "adopt"] = 1
+    with pytest.warns(DIDWarning, match=r"3 unit\(s\) have no untreated period.*cohort\(s\) 1"):
+        fit = bsp.fit("did", "y ~ x1", df, None, **KW)
+    assert 1 not in set(fit.att("cohort")["key"])
+    assert any("no identified counterfactual" in n for n in fit.notes)
+
+
+def test_without_never_treated_only_not_yet_treated_controls():
+    df = simulate_staggered(n_units=80, n_periods=10, cohorts={4: 0.5, 8: 0.5}, seed=3).frame
+    assert (df.adopt > 0).all()
+    with pytest.warns(DIDWarning, match=r"period\(s\) 8, 9, 10 have no untreated"):
+        fit = bsp.fit("did", "y ~ x1", df, None, **KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = ImputationDiD().fit(df, outcome="y", unit="unit", time="time", first_treat="adopt",
+                                  covariates=["x1"])  # fmt: skip
+    _close(fit.att(), [ref.overall_att])
+    assert set(fit.att("period")["key"]) == {4, 5, 6, 7}
+    tw = bsp.fit("did", "y ~ x1", df, None, estimator="twfe", **KW)
+    assert -1 in json.loads(tw.attrs["event_reference"])
+    assert len(json.loads(tw.attrs["event_reference"])) >= 2
+
+
+def test_did_options_are_checked(panel):
+    with pytest.raises(ModelError, match="treat="):
+        bsp.fit("did", "y ~ x1", panel, None, unit="unit", time="time")
+    with pytest.raises(ModelError, match="options of model 'did'"):
+        bsp.fit("ols", "y ~ x1", panel, None, unit="unit", time="time", treat="adopt")
+    with pytest.raises(ModelError, match="spatial weights"):
+        bsp.fit("did", "y ~ x1", panel, None, spillover=True, **KW)
+    with pytest.raises(ModelError, match="fe='twoway'"):
+        bsp.fit("did", "y ~ x1", panel, None, fe="unit", **KW)
+    with pytest.raises(PanelError, match=r"\['nope'\] not in the data"):
+        bsp.fit("did", "y ~ x1", panel, None, **{**KW, "treat": "nope"})
+    with pytest.raises(PanelError, match="x_time_invariant"):
+        bsp.fit("did", "y ~ x1 + x_time_invariant", panel.assign(x_time_invariant=panel.unit % 3),
+                None, **KW)  # fmt: skip
