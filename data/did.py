@@ -11,8 +11,8 @@ Exposure to neighbours' treatment (spatial spillovers; Butts 2023, "Difference-i
 differences estimation with spatial spillovers", arXiv:2105.03737): with W the spatial
 weights, "any" marks a cell exposed when some neighbour j (w_ij != 0) is treated in that
 period, "share" gives sum_j w_ij D_jt over the row-standardised W (the share of treated
-neighbours). Rings (`ring_exposure`) assign each cell the innermost distance band that
-holds a treated unit.
+neighbours). Rings (`ring_exposure`) assign each cell the innermost of nested neighbour
+sets (distance bands) that holds a treated unit.
 """
 
 from __future__ import annotations
@@ -171,27 +171,17 @@ def exposure(W, treated: np.ndarray, kind) -> np.ndarray:
     return ((link @ d.T).T > 0).astype(float)
 
 
-def ring_exposure(distance, treated: np.ndarray, rings) -> np.ndarray:
-    """Innermost ring holding a unit treated in the same period, per cell (T, n); -1: none.
+def ring_exposure(matrices, treated: np.ndarray) -> np.ndarray:
+    """Innermost ring holding a unit treated in the same period, per cell (T, n); 0: none.
 
-    ``distance`` (n, n) sparse or dense, the distances between units (zero or absent
-    entries beyond the outer ring); ``rings`` increasing band edges b_0 < b_1 < ... <
-    b_K: ring j holds distances in (b_j, b_{j+1}] (Butts 2023's rings; diff-diff's
+    ``matrices``: nested neighbour sets, e.g. distance bands of increasing threshold
+    b_1 < b_2 < ... (`bayespatial.data.weights.distance_band`); ring k (1-based) holds
+    the cells with a treated unit within b_k but none within b_{k-1}: the distance to the
+    nearest treated unit falls in (b_{k-1}, b_k], Butts's (2023) rings (diff-diff's
     ``SpilloverDiD`` uses the same nearest-treated-unit rule).
     """
-    edges = np.asarray(rings, dtype=float)
-    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-        raise PanelError(
-            f"rings must be increasing distance edges, e.g. [0, 50, 100]; got {rings!r}."
-        )
-    d = sp.csr_matrix(distance)
-    out = np.full(treated.shape, -1)
-    coo = d.tocoo()
-    for t in range(treated.shape[0]):
-        on = treated[t, coo.col] & (coo.row != coo.col)
-        nearest = np.full(d.shape[0], np.inf)
-        np.minimum.at(nearest, coo.row[on], coo.data[on])
-        ring = np.searchsorted(edges, nearest, side="left") - 1  # (b_j, b_{j+1}] -> j
-        ok = np.isfinite(nearest) & (ring >= 0) & (ring < edges.size - 1)
-        out[t, ok] = ring[ok]
+    out = np.zeros(treated.shape, dtype=int)
+    for k, m in reversed(list(enumerate(matrices, start=1))):
+        hit = exposure(m, treated, True) > 0
+        out[hit] = k  # inner rings overwrite outer ones
     return out

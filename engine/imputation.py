@@ -238,7 +238,7 @@ def functionals(reg: CellRegression, weights, y, X, unit, period) -> Functionals
     ebr = sp.csr_matrix((np.ones(on.sum()), (np.flatnonzero(on), col[on])), shape=(a.size, reg.k))
     c = (w @ ea).tocsr()
     hg = np.asarray((w @ ebr).todense()) - np.asarray((c @ reg.dbar_a).todense())
-    hb = np.asarray(w @ X).reshape(-1, reg.p) - c @ reg.xbar_a
+    hb = (np.asarray(w @ X) - c @ reg.xbar_a) if reg.p else np.zeros((w.shape[0], 0))
     m = w @ (np.asarray(y, dtype=float) - reg.ybar_a[a])
     inv = np.divide(1.0, reg.count_a, out=np.zeros(reg.count_a.size), where=reg.count_a > 0)
     cov_alpha = np.asarray((c @ sp.diags(inv) @ c.T).todense())

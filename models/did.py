@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from bayespatial.data.did import NEVER, SPILLOVERS, exposure, timing
+from bayespatial.data.did import NEVER, SPILLOVERS, exposure, ring_exposure, timing
 from bayespatial.data.errors import DIDWarning, ModelError, PanelError, listing, user_stacklevel
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
@@ -62,7 +62,7 @@ def fit_did(
     treat_kind: str = "first",
     estimator: str = "imputation",
     spillover=False,
-    exposure_weights: Weights | None = None,
+    exposure_weights: Weights | list | None = None,
     leads: int | None = None,
     fe: str | None = None,
     chains: int = 4,
@@ -80,15 +80,22 @@ def fit_did(
             f"spillover={spillover!r} needs spatial weights: pass W (or exposure=Weights) whose "
             "neighbours define exposure."
         )
-    for name, w in (("W", W), ("exposure", exposure_weights)):
+    rings = isinstance(exposure_weights, list | tuple)
+    given = list(exposure_weights) if rings else [exposure_weights]
+    for name, w in (("W", W), *(("exposure", w) for w in given)):
         if w is not None and not isinstance(w, Weights):
             raise ModelError(
                 f"{name} must be bayespatial Weights (or None for a DID without spillovers); "
                 f"got {type(w).__name__}."
             )
+    if rings and (spillover is not True or not given):
+        raise ModelError(
+            "a list of exposure weights defines rings (nested distance bands, innermost first) "
+            f"with spillover=True; got spillover={spillover!r} and {len(given)} weights."
+        )
     with stages("bayespatial did fit", progress) as stage:
         stage.step("panel, covariates and adoption")
-        cells = _cells(formula, data, exposure_w, unit, time, treat, treat_kind, spillover)
+        cells = _cells(formula, data, W, exposure_w, unit, time, treat, treat_kind, spillover)
         stage.step(f"{estimator} estimator")
         if estimator == "imputation":
             out = _imputation(cells, leads, chains * draws, np.random.default_rng(seed))
@@ -105,6 +112,7 @@ def fit_did(
         "treat_column": treat,
         "treat_kind": treat_kind,
         "spillover": str(spillover),
+        "rings": len(given) if rings else 0,
         "sampler": "exact",
         "chains": chains,
         "draws": draws,
@@ -159,9 +167,17 @@ class Cells:
         self.__dict__.update(kw)
 
 
-def _cells(formula, data, W, unit, time, treat, treat_kind, spillover) -> Cells:
-    """Panel, covariates (FE-absorbed intercept dropped), adoption and exposure per cell."""
-    panel = Panel.from_frame(data, unit, time, columns=[treat], W=W, balanced=False)
+def _cells(formula, data, W, exposure_w, unit, time, treat, treat_kind, spillover) -> Cells:
+    """Panel, covariates (FE-absorbed intercept dropped), adoption and exposure per cell.
+
+    ``exposed``: 0 (not exposed), 1 (exposed; with "share" the share of treated
+    neighbours) or, with a list of exposure weights, the ring 1..K.
+    """
+    rings = isinstance(exposure_w, list | tuple)
+    first_w = exposure_w[0] if rings else exposure_w if exposure_w is not None else W
+    panel = Panel.from_frame(data, unit, time, columns=[treat], W=first_w, balanced=False)
+    for w in exposure_w[1:] if rings else []:
+        w.align(list(panel.units))
     if panel.T < 2:
         raise PanelError(f"a DID needs at least 2 periods; the data have {panel.T}.")
     design = build_design(formula, panel, None, durbin=False, fe="none")
@@ -178,8 +194,10 @@ def _cells(formula, data, W, unit, time, treat, treat_kind, spillover) -> Cells:
     timing_ = timing(panel.frame, unit, time, treat, panel.units, panel.periods, treat_kind)
     D = timing_.treated(panel.T)
     S = np.zeros(D.shape)
-    if spillover is not False:
-        S = exposure(W.sparse, D, spillover)
+    if rings:
+        S = ring_exposure([w.align(list(panel.units)).sparse for w in exposure_w], D)
+    elif spillover is not False:
+        S = exposure(first_w.sparse, D, spillover)
     notes = [n for n in design.notes if not n.startswith("unbalanced panel")]
     notes += list(timing_.notes)
     if not np.any(timing_.adoption != NEVER):
@@ -190,6 +208,7 @@ def _cells(formula, data, W, unit, time, treat, treat_kind, spillover) -> Cells:
     return Cells(
         panel=panel, y=y, X=X, names=names, t=t, u=u, timing=timing_,
         treated=D[t, u], exposed=S[t, u], spillover=spillover, notes=notes,
+        rings=len(exposure_w) if rings else 0,
     )  # fmt: skip
 
 
@@ -288,13 +307,18 @@ def _estimands(c: Cells, idx, effect, onset) -> list[dict]:
 
     Equal weights over the cells of each aggregate; with ``spillover="share"`` the
     spillover aggregates are least-squares slopes of tau on the exposure share through
-    the origin (weights s / sum s^2): the effect of full exposure (share 1).
+    the origin (weights s / sum s^2): the effect of full exposure (share 1). With rings
+    each ring's exposed cells are a spillover effect of their own.
     """
     periods = c.panel.periods
+    families = [("direct", 0, effect == "direct")]
+    spill = effect == "spillover"
+    if c.rings:
+        families += [("spillover", k, spill & (c.exposed[idx] == k)) for k in range(1, c.rings + 1)]
+    else:
+        families.append(("spillover", 0, spill))
     out = []
-    n1 = idx.size
-    for eff in EFFECTS:
-        sel = effect == eff
+    for eff, ring, sel in families:
         if not sel.any():
             continue
         start = onset[0 if eff == "direct" else 1][c.u[idx]]
@@ -305,20 +329,15 @@ def _estimands(c: Cells, idx, effect, onset) -> list[dict]:
         groups += [("event", int(e), sel & (ev == e)) for e in np.unique(ev[sel])]
         groups += [("period", periods[t], sel & (c.t[idx] == t)) for t in np.unique(c.t[idx][sel])]
         for by, key, m in groups:
-            w = np.zeros(n1)
+            w = np.zeros(idx.size)
             if share is None:
                 w[m] = 1.0 / m.sum()
             else:
                 w[m] = share[m] / np.sum(share[m] ** 2)
             out.append(
-                {
-                    "by": by,
-                    "key": key,
-                    "effect": eff,
-                    "n": int(m.sum()),
-                    "weights": sp.csr_matrix(w),
-                }
-            )
+                {"by": by, "key": key, "effect": eff, "ring": ring, "n": int(m.sum()),
+                 "weights": sp.csr_matrix(w)}
+            )  # fmt: skip
     return out
 
 
@@ -409,19 +428,24 @@ def _twfe(cells: Cells, total: int, rng) -> dict:
     c = cells
     everyone = np.ones(c.y.size, dtype=bool)
     static = [c.treated.astype(float)[:, None]]
-    labels = ["direct"]
-    if c.spillover is not False:
+    labels = [("direct", 0)]
+    if c.rings:  # one dummy per ring (exposed untreated cells)
+        for k in range(1, c.rings + 1):
+            static.append(((c.exposed == k) & ~c.treated).astype(float)[:, None])
+            labels.append(("spillover", k))
+    elif c.spillover is not False:  # exposure 0/1, or the share of treated neighbours
         static.append((c.exposed * ~c.treated)[:, None])
-        labels.append("spillover")
+        labels.append(("spillover", 0))
     Xs = np.hstack([*static, c.X])
-    _check_covariates(Cells(**{**c.__dict__, "X": Xs, "names": [*labels, *c.names]}), everyone)
+    names = [f"{e}{k or ''}" for e, k in labels]
+    _check_covariates(Cells(**{**c.__dict__, "X": Xs, "names": [*names, *c.names]}), everyone)
     reg = imputation.fit(c.y, Xs, c.u, c.t, c.panel.n, c.panel.T)
     d = imputation.draw(reg, None, total, rng)
     estimands = []
     att = []
-    for j, eff in enumerate(labels):
-        n = int((c.treated if eff == "direct" else (c.exposed > 0) & ~c.treated).sum())
-        estimands.append({"by": "overall", "key": "overall", "effect": eff, "n": n})
+    for j, (eff, ring) in enumerate(labels):
+        n = int((static[j][:, 0] != 0).sum())
+        estimands.append({"by": "overall", "key": "overall", "effect": eff, "ring": ring, "n": n})
         att.append(d.phi[:, reg.k + j])
     ev = c.timing.event_time(c.t, c.u)
     ever = c.timing.adoption[c.u] != NEVER
@@ -492,7 +516,9 @@ def _idata(out: dict, c: Cells, chains: int, draws: int, attrs: dict):
         a = np.asarray(a)
         return a.reshape(chains, draws, *a.shape[1:])
 
-    labels = [f"{e['effect']}|{e['by']}|{e['key']}" for e in est]
+    labels = [
+        f"{e['effect']}{e.get('ring') or ''}|{e['by']}|{e['key']}" for e in est
+    ]  # e.g. "direct|cohort|2010", "spillover2|overall|overall" (ring 2)
     posterior = {"att": shaped(out["att"]), "sigma": shaped(out["sigma"])}
     dims = {"att": ["estimand"], "beta": ["term"]}
     coords = {"estimand": labels, "term": list(c.names)}
@@ -506,6 +532,7 @@ def _idata(out: dict, c: Cells, chains: int, draws: int, attrs: dict):
         "estimand_key": np.array([str(e["key"]) for e in est]),
         "estimand_effect": np.array([e["effect"] for e in est]),
         "estimand_n": np.array([e["n"] for e in est], dtype=np.int64),
+        "estimand_ring": np.array([e.get("ring", 0) for e in est], dtype=np.int64),
         "cell_unit": c.u,
         "cell_time": c.t,
         "cell_treated": c.treated.astype(np.int8),
@@ -513,9 +540,7 @@ def _idata(out: dict, c: Cells, chains: int, draws: int, attrs: dict):
         "adoption": c.timing.adoption,
         "cells_per_period": np.bincount(c.t, minlength=c.panel.T),
     }
-    dims.update(
-        {k: ["estimand"] for k in ("estimand_by", "estimand_key", "estimand_effect", "estimand_n")}
-    )
+    dims.update({f"estimand_{k}": ["estimand"] for k in ("by", "key", "effect", "n", "ring")})
     dims.update({k: ["obs"] for k in ("cell_unit", "cell_time", "cell_treated", "cell_exposure")})
     dims.update({"adoption": ["unit"], "cells_per_period": ["time"], "y": ["obs"]})
     coords["unit"] = coord_values(c.panel.units)

@@ -37,6 +37,7 @@ class DIDFit(FitResult):
                 "key": cd["estimand_key"].values.astype(str),
                 "effect": cd["estimand_effect"].values.astype(str),
                 "n": cd["estimand_n"].values.astype(int),
+                "ring": cd["estimand_ring"].values.astype(int),
             }
         )
         periods = {str(p): p for p in cd["time"].values.tolist()}
@@ -63,7 +64,8 @@ class DIDFit(FitResult):
         posterior predictive, the posterior of the sample ATT mean(Y(1) - Y(0)); "mean"
         takes Y(0) at its posterior mean (narrower: the treated cells' own noise left out;
         `bayespatial.models.did` says why the default). ``effect`` is a column when
-        spillovers are modelled. ``ci``: credible mass (default the fit's).
+        spillovers are modelled, ``ring`` (1 = innermost) when exposure comes in rings.
+        ``ci``: credible mass (default the fit's).
         """
         if by not in BY:
             raise ModelError(f"by={by!r} is not one of {list(BY)}.")
@@ -92,20 +94,25 @@ class DIDFit(FitResult):
             )
         draws = self.draws(name)
         out = [
-            _row(by, est["key"][j], est["effect"][j], draws[:, j], est["n"][j], ci) for j in rows
+            _row(by, est["key"][j], est["effect"][j], draws[:, j], est["n"][j], ci, est["ring"][j])
+            for j in rows
         ]
         if by == "event" and "lead" in self.idata.posterior:
             leads = self.draws("lead")
             events = self.idata.posterior["lead_event"].values
             counts = self.idata.constant_data["lead_n"].values
             out += [
-                _row("event", int(e), "direct", leads[:, j], int(counts[j]), ci)
+                _row("event", int(e), "direct", leads[:, j], int(counts[j]), ci, 0)
                 for j, e in enumerate(events)
             ]
         table = pd.DataFrame(out)
         if by == "event":
-            order = np.lexsort((table["key"].to_numpy(dtype=int), table["effect"].to_numpy()))
+            order = np.lexsort(
+                (table["key"].to_numpy(dtype=int), table["ring"], table["effect"].to_numpy())
+            )
             table = table.iloc[order].reset_index(drop=True)
+        if not self.attrs.get("rings", 0):
+            table = table.drop(columns="ring")
         if self.attrs.get("spillover", "False") == "False":
             table = table.drop(columns="effect")
         return table
@@ -174,12 +181,13 @@ class DIDFit(FitResult):
         )
 
 
-def _row(by, key, effect, values, n, ci) -> dict:
+def _row(by, key, effect, values, n, ci, ring) -> dict:
     lo, hi = equal_tailed(values, ci)
     return {
         "by": by,
         "key": key,
         "effect": effect,
+        "ring": int(ring),
         "mean": float(values.mean()),
         "sd": float(values.std(ddof=1)),
         "lower": lo,

@@ -98,7 +98,7 @@ def fit(
     treat_kind: str = "first",
     estimator: str = "imputation",
     spillover: bool | str = False,
-    exposure: Weights | None = None,
+    exposure: Weights | list | None = None,
     leads: int | None = None,
 ) -> SpatialFit | DIDFit:
     """Fit a spatial model and return its posterior.
@@ -197,8 +197,11 @@ def fit(
         did: cells whose neighbours under W (or ``exposure``) are treated in the period
         are exposed (True: any neighbour; "share": the share of treated neighbours) and
         leave the controls; their effect is the "spillover" rows of ``fit.att()``.
-    exposure : Weights, optional
-        did: the weights that define exposure, when not W.
+    exposure : Weights or list of Weights, optional
+        did: the weights that define exposure, when not W; a list of nested neighbour
+        sets (distance bands of increasing threshold, `bsp.weights.distance_band`) gives
+        rings: each exposed cell belongs to the innermost band holding a treated unit,
+        and each ring has its own spillover effect (Butts 2023).
     leads : int, optional
         did, imputation: how many leads e = -2, -3, ... (e = -1 the reference) enter the
         pre-trend check (None: all the controls identify; 0: none).

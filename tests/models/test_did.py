@@ -221,3 +221,129 @@ def test_did_options_are_checked(panel):
     with pytest.raises(PanelError, match="x_time_invariant"):
         bsp.fit("did", "y ~ x1 + x_time_invariant", panel.assign(x_time_invariant=panel.unit % 3),
                 None, **KW)  # fmt: skip
+
+
+# ---------------------------------------------------------------- spillovers
+@pytest.fixture(scope="module")
+def grid():
+    W = bsp.weights.lattice(12, 12, kind="queen")
+    df = simulate_staggered(
+        n_units=144, n_periods=10, cohorts={4: 0.12, 7: 0.12}, W=W, spill=0.8, seed=2
+    ).frame
+    xy = np.array([(i // 12, i % 12) for i in range(144)], dtype=float)
+    return W, df.assign(cx=xy[df.unit, 0], cy=xy[df.unit, 1]), xy
+
+
+def _dense_imputation(df, control, targets):
+    """Least squares with unit and period dummies on the control rows; weighted means of
+    y - fitted over each target's rows (weights: a dict name -> (mask, weights))."""
+    units, periods = np.sort(df.unit.unique()), np.sort(df.time.unique())
+    D = np.column_stack(
+        [df.unit.to_numpy()[:, None] == units, (df.time.to_numpy()[:, None] == periods)[:, 1:]]
+    ).astype(float)
+    b, *_ = np.linalg.lstsq(D[control], df.y.to_numpy()[control], rcond=None)
+    tau = df.y.to_numpy() - D @ b
+    return {name: np.sum(w * tau[m]) for name, (m, w) in targets.items()}
+
+
+def _exposure(W, df, kind="any"):
+    dense = W.sparse.toarray()
+    T = df.time.nunique()
+    D = df.pivot(index="time", columns="unit", values="treated").to_numpy()
+    if kind == "share":
+        S = D @ (dense / dense.sum(axis=1, keepdims=True)).T
+    else:
+        S = (D @ (dense != 0).T > 0).astype(float)
+    assert S.shape == (T, len(W.ids))
+    return S[df.time.to_numpy() - 1, df.unit.to_numpy()]
+
+
+def test_spillover_equals_diff_diff_spillover(grid):
+    from diff_diff import SpilloverDiD
+
+    W, df, _ = grid
+    fit = bsp.fit("did", "y ~ 1", df, W, spillover=True, **KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SpilloverDiD(rings=[0, 1.5], conley_coords=("cx", "cy"), conley_metric="euclidean")
+        ref = ref.fit(df, outcome="y", unit="unit", time="time", first_treat="adopt")
+    table = fit.att()
+    assert list(table["effect"]) == ["direct", "spillover"]
+    _close(table, [ref.att, ref.spillover_effects["coef"].iloc[0]])
+    exposed = _exposure(W, df)
+    control = (df.treated == 0).to_numpy() & (exposed == 0)
+    assert table["n"].tolist() == [
+        int(df.treated.sum()),
+        int(((df.treated == 0) & (exposed > 0)).sum()),
+    ]
+    assert fit.attrs["n_control"] == control.sum()
+
+
+def test_share_exposure_and_rings_equal_dense_oracles(grid):
+    W, df, xy = grid
+    share = _exposure(W, df, "share")
+    fit = bsp.fit("did", "y ~ 1", df, W, spillover="share", **KW)
+    treated = (df.treated == 1).to_numpy()
+    control = ~treated & (share == 0)
+    sp_cells = ~treated & (share > 0)
+    ref = _dense_imputation(
+        df,
+        control,
+        {
+            "direct": (treated, np.full(treated.sum(), 1 / treated.sum())),
+            "spillover": (sp_cells, share[sp_cells] / np.sum(share[sp_cells] ** 2)),
+        },
+    )
+    _close(fit.att(), [ref["direct"], ref["spillover"]])
+    ids = list(range(144))
+    rings = [bsp.weights.distance_band(xy, d, ids=ids) for d in (1.5, 2.9)]
+    with pytest.warns(DIDWarning, match="no untreated"):
+        fit = bsp.fit("did", "y ~ 1", df, None, spillover=True, exposure=rings, **KW)
+    r1, r2 = _exposure(rings[0], df), _exposure(rings[1], df)
+    control = ~treated & (r2 == 0)
+    # the oracle's periods without controls are left out as the fit does
+    ok = df.time.isin(df.time[control].unique()).to_numpy()
+    masks = {
+        "direct": treated & ok,
+        "spillover1": ~treated & (r1 > 0) & ok,
+        "spillover2": ~treated & (r1 == 0) & (r2 > 0) & ok,
+    }
+    ref = _dense_imputation(
+        df, control, {k: (m, np.full(m.sum(), 1 / m.sum())) for k, m in masks.items()}
+    )
+    table = fit.att()
+    assert table["ring"].tolist() == [0, 1, 2]
+    assert table["n"].tolist() == [int(m.sum()) for m in masks.values()]
+    _close(table, list(ref.values()))
+    tw = bsp.fit("did", "y ~ 1", df, None, spillover=True, exposure=rings, estimator="twfe", **KW)
+    assert tw.att()["ring"].tolist() == [0, 1, 2]
+
+
+def test_spatial_did_in_a_two_way_sdm_with_a_0_1_regressor():
+    """The applied papers' spatial DID: D in a two-way FE SDM; direct and indirect effects of
+    D against the truth of the simulated SDM (within 4 posterior sd)."""
+    W = bsp.weights.lattice(10, 10, kind="queen")
+    sim = simulate_staggered(n_units=100, n_periods=12, cohorts={4: 0.3, 8: 0.3}, tau0=1.0,
+                             growth=0.0, cohort_gap=0.0, seed=7)  # fmt: skip
+    df = sim.frame
+    rng = np.random.default_rng(7)
+    rho, beta, theta = 0.4, 1.0, 0.5
+    A = np.eye(100) - rho * W.sparse.toarray()
+    Wd = W.sparse.toarray()
+    y = np.zeros(len(df))
+    for t in df.time.unique():
+        rows = (df.time == t).to_numpy()
+        d = df.treated.to_numpy()[rows].astype(float)
+        x = df.x1.to_numpy()[rows]
+        rhs = beta * d + theta * Wd @ d + 0.5 * x + rng.normal(size=100) + rng.normal() + 0.1 * t
+        y[rows] = np.linalg.solve(A, rhs)
+    df = df.assign(y=y + np.repeat(rng.normal(size=100)[None], 12, axis=0).ravel(), D=df.treated)
+    fit = bsp.fit("sdm", "y ~ D + x1", df, W, unit="unit", time="time", fe="twoway",
+                  progress=False)  # fmt: skip
+    eff = fit.effects().set_index(["term", "effect"])
+    S = np.linalg.inv(A) @ (beta * np.eye(100) + theta * Wd)
+    truth = {"direct": np.trace(S) / 100, "total": S.sum() / 100}
+    truth["indirect"] = truth["total"] - truth["direct"]
+    for kind, value in truth.items():
+        row = eff.loc[("D", kind)]
+        assert abs(row["mean"] - value) < 4 * row["sd"], (kind, row, value)
