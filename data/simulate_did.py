@@ -9,7 +9,8 @@ Outcome of unit i in period t (t = 1..T), with adoption period g_i (0: never)::
 - tau_it = (tau0 + growth e) (1 + cohort_gap 1[g_i = first cohort]) (1 + group_gap
   1[group_i = 1]), e = t - g_i: effects that grow with exposure, larger for the early
   adopters, the design where static TWFE is biased (Goodman-Bacon 2021; Borusyak,
-  Jaravel & Spiess 2024);
+  Jaravel & Spiess 2024); with ``group_sd`` the group factor is 1 + N(0, group_sd^2)
+  per group instead (``n_groups`` groups);
 - s_it = spill x exposure_it: a spillover on untreated cells whose neighbours under W
   are treated (exposure "any" 0/1 or "share"), zero without W.
 
@@ -45,6 +46,8 @@ def simulate_staggered(
     growth: float = 0.3,
     cohort_gap: float = 0.5,
     group_gap: float = 0.0,
+    n_groups: int = 2,
+    group_sd: float | None = None,
     beta: float = 1.0,
     confound: float = 0.0,
     sigma: float = 1.0,
@@ -57,7 +60,7 @@ def simulate_staggered(
 
     ``cohorts`` maps adoption period (1-based) to the share of units adopting then; the
     rest are never treated (default {4: 0.3, 7: 0.3}: 40% never treated). Units are
-    assigned to cohorts at random, and to group 1 with probability 0.5. ``W`` (Weights or
+    assigned to cohorts and to the ``n_groups`` groups at random. ``W`` (Weights or
     sparse n x n) with ``spill`` != 0 adds the spillover on exposed untreated cells.
     """
     rng = np.random.default_rng(seed)
@@ -70,7 +73,11 @@ def simulate_staggered(
     for g, c in zip(cohorts, counts, strict=True):
         adopt[order[start : start + c]] = g
         start += c
-    group = rng.integers(0, 2, size=n)
+    group = rng.integers(0, n_groups, size=n)
+    if group_sd is None:  # two kinds of unit, e.g. hub and non-hub
+        scale_g = 1 + group_gap * np.arange(n_groups)
+    else:  # group multipliers drawn around one: partially pooled truth
+        scale_g = 1 + group_sd * rng.normal(size=n_groups)
     a = rng.normal(size=n)
     lam = np.cumsum(rng.normal(0.2, 0.3, size=T))
     m = rng.normal(size=T)
@@ -80,7 +87,7 @@ def simulate_staggered(
     D = ever & (t >= np.where(ever, adopt, T + 1))
     e = t - adopt
     first = min(cohorts) if cohorts else 0
-    tau = (tau0 + growth * e) * (1 + cohort_gap * (adopt == first)) * (1 + group_gap * group)
+    tau = (tau0 + growth * e) * (1 + cohort_gap * (adopt == first)) * scale_g[group]
     tau = np.where(D, tau, 0.0)
     S = np.zeros((T, n))
     if W is not None and spill != 0:
@@ -104,5 +111,6 @@ def simulate_staggered(
     truth = {
         "tau0": tau0, "growth": growth, "cohort_gap": cohort_gap, "group_gap": group_gap,
         "beta": beta, "confound": confound, "sigma": sigma, "spill": spill,
+        "group_factor": scale_g,
     }  # fmt: skip
     return DIDSimulation(frame, truth)

@@ -38,10 +38,11 @@ from bayespatial.data.did import NEVER, SPILLOVERS, exposure, ring_exposure, tim
 from bayespatial.data.errors import DIDWarning, ModelError, PanelError, listing, user_stacklevel
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
-from bayespatial.engine import absorb, bacon, imputation
+from bayespatial.engine import absorb, bacon, imputation, pooling
 from bayespatial.models.arviz_io import to_idata
 from bayespatial.models.design import build_design, check_rank
 from bayespatial.models.did_results import DIDFit
+from bayespatial.models.groups import grouping
 from bayespatial.models.progress import stages
 from bayespatial.models.results import coord_values, package_versions
 
@@ -64,6 +65,7 @@ def fit_did(
     spillover=False,
     exposure_weights: Weights | list | None = None,
     leads: int | None = None,
+    group: str | None = None,
     fe: str | None = None,
     chains: int = 4,
     draws: int = 1000,
@@ -88,6 +90,11 @@ def fit_did(
                 f"{name} must be bayespatial Weights (or None for a DID without spillovers); "
                 f"got {type(w).__name__}."
             )
+    if group is not None and estimator != "imputation":
+        raise ModelError(
+            "partially pooled group ATTs (varying={'att': column}) come from the imputation "
+            "estimator; TWFE has one coefficient (add D x group interactions to compare)."
+        )
     if rings and (spillover is not True or not given):
         raise ModelError(
             "a list of exposure weights defines rings (nested distance bands, innermost first) "
@@ -96,6 +103,7 @@ def fit_did(
     with stages("bayespatial did fit", progress) as stage:
         stage.step("panel, covariates and adoption")
         cells = _cells(formula, data, W, exposure_w, unit, time, treat, treat_kind, spillover)
+        cells.grouping = None if group is None else grouping(cells.panel, group)
         stage.step(f"{estimator} estimator")
         if estimator == "imputation":
             out = _imputation(cells, leads, chains * draws, np.random.default_rng(seed))
@@ -113,6 +121,7 @@ def fit_did(
         "treat_kind": treat_kind,
         "spillover": str(spillover),
         "rings": len(given) if rings else 0,
+        "group_column": group or "",
         "sampler": "exact",
         "chains": chains,
         "draws": draws,
@@ -233,6 +242,7 @@ def _imputation(cells: Cells, leads, total: int, rng) -> dict:
         reg, sp.vstack([e["weights"] for e in estimands]), c.y[idx], c.X[idx], c.u[idx], c.t[idx]
     )
     d = imputation.draw(reg, funcs, total, rng)
+    pooled = _pooled(c, reg, funcs, estimands, total, rng) if c.grouping is not None else {}
     tau_hat = c.y[idx] - imputation.cell_means(reg, c.X[idx], c.u[idx], c.t[idx])
     out = {
         "att": d.predictive,
@@ -247,7 +257,9 @@ def _imputation(cells: Cells, leads, total: int, rng) -> dict:
             "n_target": int(target.sum()),
             "uncertainty": "predictive",
             "dof_sigma": reg.dof,
+            **pooled.pop("attrs", {}),
         },
+        **pooled,
     }
     if leads != 0:
         lead = _leads(c, control, leads, total, rng)
@@ -276,6 +288,49 @@ def _identified_columns(c: Cells, rows: np.ndarray, extra: np.ndarray) -> np.nda
             keep[j] = True
             q = np.column_stack([q, r / norm])
     return keep
+
+
+def _pooled(c: Cells, reg, funcs, estimands: list[dict], total: int, rng) -> dict:
+    """Group ATTs partially pooled towards their mean, per effect (``varying={"att": g}``).
+
+    The separate group ATTs (rows by "group") have, given sigma^2, the normal posterior
+    N(m, V) under the reference prior, V = sigma^2 (H cov H' + C diag(1/n) C' + W W') (the
+    sample ATTs, `bayespatial.engine.imputation`); with sigma^2 at its posterior mean
+    (N0 - rank is large) that is the likelihood of the group ATTs theta_g, which get
+    theta_g ~ N(mu, omega^2), a flat mu and omega ~ half-normal with scale sd(y) after the
+    two-way effects (a spread of one sd of the outcome between groups is large), drawn
+    exactly (`bayespatial.engine.pooling.normal_means`).
+    """
+    sigma2 = reg.ssr / (reg.dof - 2) if reg.dof > 2 else reg.ssr / reg.dof
+    cov = sigma2 * (funcs.H @ reg.cov_unit @ funcs.H.T + funcs.cov_alpha + funcs.cov_predictive)
+    mean = funcs.mean(reg)
+    scale = float(np.std(absorb.init(c.u, c.t, "twoway").annihilate(c.y)))
+    labels = c.grouping.labels
+    pools, theta, mu, omega = [], [], [], []
+    families = sorted({(e["effect"], e["ring"]) for e in estimands}, key=lambda f: (f[0], f[1]))
+    for eff, ring in families:
+        rows = [
+            j for j, e in enumerate(estimands)
+            if e["by"] == "group" and e["effect"] == eff and e["ring"] == ring
+        ]  # fmt: skip
+        if len(rows) < 2:
+            continue
+        d = pooling.normal_means(mean[rows], cov[np.ix_(rows, rows)], scale, total, rng)
+        full = np.full((total, len(labels)), np.nan)
+        full[:, [labels.index(estimands[j]["key"]) for j in rows]] = d.theta
+        pools.append(f"{eff}{ring or ''}")
+        theta.append(full)
+        mu.append(d.mu)
+        omega.append(d.omega)
+    if not pools:
+        return {}
+    return {
+        "att_group": np.stack(theta, axis=1),
+        "group_mu": np.stack(mu, axis=1),
+        "group_omega": np.stack(omega, axis=1),
+        "pools": pools,
+        "attrs": {"omega_prior_scale": scale},
+    }
 
 
 def _check_covariates(c: Cells, rows: np.ndarray) -> None:
@@ -328,6 +383,10 @@ def _estimands(c: Cells, idx, effect, onset) -> list[dict]:
         groups += [("cohort", periods[g], sel & (start == g)) for g in np.unique(start[sel])]
         groups += [("event", int(e), sel & (ev == e)) for e in np.unique(ev[sel])]
         groups += [("period", periods[t], sel & (c.t[idx] == t)) for t in np.unique(c.t[idx][sel])]
+        if c.grouping is not None:
+            of_cell = c.grouping.of_unit[c.u[idx]]
+            labels = c.grouping.labels
+            groups += [("group", labels[g], sel & (of_cell == g)) for g in np.unique(of_cell[sel])]
         for by, key, m in groups:
             w = np.zeros(idx.size)
             if share is None:
@@ -551,6 +610,15 @@ def _idata(out: dict, c: Cells, chains: int, draws: int, attrs: dict):
             {"target_obs": cl["idx"], "target_effect": cl["effect"], "tau_hat": cl["tau_hat"]}
         )
         dims.update({k: ["target"] for k in ("target_obs", "target_effect", "tau_hat")})
+    if "att_group" in out:
+        posterior.update({k: shaped(out[k]) for k in ("att_group", "group_mu", "group_omega")})
+        dims.update({"att_group": ["pool", "group"], "group_mu": ["pool"], "group_omega": ["pool"]})
+        coords["pool"] = out["pools"]
+    if c.grouping is not None:
+        coords["group"] = coord_values(c.grouping.labels)
+        constant["group_of_unit"] = c.grouping.of_unit
+        constant["units_per_group"] = c.grouping.sizes
+        dims.update({"group_of_unit": ["unit"], "units_per_group": ["group"]})
     if "lead" in out:
         posterior["lead"] = shaped(out["lead"])
         dims["lead"] = ["lead_event"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -41,14 +42,25 @@ class DIDFit(FitResult):
             }
         )
         periods = {str(p): p for p in cd["time"].values.tolist()}
+        groups = {str(g): g for g in cd["group"].values.tolist()} if "group" in cd.coords else {}
         table["key"] = [
-            "overall" if by == "overall" else int(k) if by == "event" else periods.get(k, k)
+            "overall"
+            if by == "overall"
+            else int(k)
+            if by == "event"
+            else groups.get(k, k)
+            if by == "group"
+            else periods.get(k, k)
             for by, k in zip(table["by"], table["key"], strict=True)
         ]
         return table
 
     def att(
-        self, by: str = "overall", ci: float | None = None, uncertainty: str = "predictive"
+        self,
+        by: str = "overall",
+        ci: float | None = None,
+        uncertainty: str = "predictive",
+        pooled: bool = True,
     ) -> pd.DataFrame:
         """Average treatment effects on the treated: by, key, [effect], mean, sd, lower, upper, n.
 
@@ -66,6 +78,11 @@ class DIDFit(FitResult):
         `bayespatial.models.did` says why the default). ``effect`` is a column when
         spillovers are modelled, ``ring`` (1 = innermost) when exposure comes in rings.
         ``ci``: credible mass (default the fit's).
+
+        ``by="group"`` (a fit with ``varying={"att": column}``): the group ATTs partially
+        pooled towards their common mean (`bayespatial.models.did`), then the rows ``key``
+        "mu" (the pooled mean) and "omega" (the between-group sd); ``pooled=False`` gives
+        the separate (unpooled) group ATTs instead. `contrasts` compares the groups.
         """
         if by not in BY:
             raise ModelError(f"by={by!r} is not one of {list(BY)}.")
@@ -78,6 +95,8 @@ class DIDFit(FitResult):
                 f"uncertainty='mean' applies to the imputation estimator; the {self.estimator} "
                 "fit has one posterior of its coefficients (uncertainty='predictive')."
             )
+        if by == "group" and pooled and "att_group" in self.idata.posterior:
+            return self._pooled_groups(ci)
         est = self._estimands()
         rows = np.flatnonzero(est["by"] == by)
         if rows.size == 0:
@@ -111,11 +130,66 @@ class DIDFit(FitResult):
                 (table["key"].to_numpy(dtype=int), table["ring"], table["effect"].to_numpy())
             )
             table = table.iloc[order].reset_index(drop=True)
+        return self._tidy(table)
+
+    def _pools(self):
+        """(pool labels, effect and ring of each pool, group labels, draws (S, pool, group))."""
+        post = self.idata.posterior
+        pools = [str(p) for p in post["pool"].values]
+        digits = "0123456789"
+        split = [(p.rstrip(digits), int(p[len(p.rstrip(digits)) :] or 0)) for p in pools]
+        return pools, split, post["group"].values.tolist(), self.draws("att_group")
+
+    def _pooled_groups(self, ci: float) -> pd.DataFrame:
+        _, split, labels, draws = self._pools()
+        est = self._estimands().query("by == 'group'")
+        mu, omega = self.draws("group_mu"), self.draws("group_omega")
+        out = []
+        for j, (eff, ring) in enumerate(split):
+            mine = est[(est["effect"] == eff) & (est["ring"] == ring)].set_index("key")
+            for g, label in enumerate(labels):
+                if label in mine.index:
+                    n = mine.loc[label, "n"]
+                    out.append(_row("group", label, eff, draws[:, j, g], n, ci, ring))
+            total = int(mine["n"].sum())
+            out.append(_row("group", "mu", eff, mu[:, j], total, ci, ring))
+            out.append(_row("group", "omega", eff, omega[:, j], total, ci, ring))
+        return self._tidy(pd.DataFrame(out))
+
+    def _tidy(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Drop the ring and effect columns where the fit has no rings or no spillovers."""
         if not self.attrs.get("rings", 0):
             table = table.drop(columns="ring")
         if self.attrs.get("spillover", "False") == "False":
             table = table.drop(columns="effect")
         return table
+
+    def contrasts(self, ci: float | None = None) -> pd.DataFrame:
+        """Pairwise differences of the pooled group ATTs.
+
+        Columns [effect], group_a, group_b, mean, sd, lower, upper of ATT_a - ATT_b, and
+        p_greater = P(ATT_a > ATT_b | data) (the share of draws).
+        """
+        if "att_group" not in self.idata.posterior:
+            raise ModelError(
+                "group contrasts need partially pooled group ATTs: fit with varying={'att': "
+                "column}."
+            )
+        ci = self.attrs.get("ci", 0.95) if ci is None else ci
+        _, split, labels, draws = self._pools()
+        rows = []
+        for j, (eff, ring) in enumerate(split):
+            for a, b in combinations(range(len(labels)), 2):
+                diff = draws[:, j, a] - draws[:, j, b]
+                if not np.isfinite(diff).all():
+                    continue
+                lo, hi = equal_tailed(diff, ci)
+                rows.append(
+                    {"effect": eff, "ring": ring, "group_a": labels[a], "group_b": labels[b],
+                     "mean": float(diff.mean()), "sd": float(diff.std(ddof=1)), "lower": lo,
+                     "upper": hi, "p_greater": float(np.mean(diff > 0))}
+                )  # fmt: skip
+        return self._tidy(pd.DataFrame(rows))
 
     def pretrend(self) -> pd.DataFrame:
         """Joint checks that the leads are zero: test, statistic, df1, df2, p_value, what.

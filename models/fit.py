@@ -223,16 +223,25 @@ def fit(
         non-finite values, rank-deficient designs, priors outside W's interval.
     """
     if isinstance(model, str) and model.lower() == "did":
-        if varying or priors is not None or sampler != "auto" or errors != "gaussian":
+        if priors is not None or sampler != "auto" or errors != "gaussian":
             raise ModelError(
                 "model 'did' takes the reference prior and exact draws (priors, sampler and "
-                "errors are not options of it); partially pooled group ATTs are not yet "
-                "available (varying=)."
+                "errors are not options of it)."
+            )
+        if varying is not None and (
+            not isinstance(varying, dict)
+            or set(varying) != {"att"}
+            or not isinstance(varying["att"], str)
+        ):
+            raise ModelError(
+                "model 'did' pools its ATTs by one grouping column: varying={'att': 'hub'}; "
+                f"got varying={varying!r}."
             )
         return fit_did(
             formula, data, W, unit=unit, time=time, treat=treat, treat_kind=treat_kind,
             estimator=estimator, spillover=spillover, exposure_weights=exposure, leads=leads,
             fe=fe, chains=chains, draws=draws, seed=seed, ci=ci, progress=progress,
+            group=None if varying is None else varying["att"],
         )  # fmt: skip
     did_only = {"treat": treat, "exposure": exposure, "leads": leads}
     given = [k for k, v in did_only.items() if v is not None]

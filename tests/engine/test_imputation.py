@@ -134,3 +134,34 @@ def test_goodman_bacon_weights_sum_to_the_twfe_coefficient():
     np.testing.assert_allclose(table["weight"].sum(), 1.0)
     np.testing.assert_allclose((table["weight"] * table["estimate"]).sum(), twfe, rtol=1e-10)
     assert set(table["type"]) == {"treated_vs_never", "earlier_vs_later", "later_vs_earlier"}
+
+
+def test_pooled_means_match_quadrature():
+    """`pooling.normal_means` against a quadrature over (omega, mu) of the same model."""
+    from bayespatial.engine.pooling import normal_means
+
+    m = np.array([1.0, 2.5, 0.2])
+    V = np.array([[0.3, 0.05, 0.0], [0.05, 0.4, 0.0], [0.0, 0.0, 0.2]])
+    S = 100_000
+    d = normal_means(m, V, 2.0, S, np.random.default_rng(0))
+    om, mu = np.linspace(1e-4, 16, 1600), np.linspace(-10, 12, 900)
+    lp = np.empty((om.size, mu.size))
+    post_theta = np.empty((om.size, mu.size, 3))
+    for i, w in enumerate(om):
+        sig = V + w**2 * np.eye(3)
+        inv = np.linalg.inv(sig)
+        r = m[None] - mu[:, None]
+        lp[i] = -0.5 * (w / 2) ** 2 - 0.5 * np.linalg.slogdet(sig)[1]
+        lp[i] -= 0.5 * np.einsum("gi,ij,gj->g", r, inv, r)
+        post_theta[i] = mu[:, None] + w**2 * r @ inv.T
+    p = np.exp(lp - lp.max())
+    p /= p.sum()
+    expect = {
+        "omega": (p.sum(1) * om).sum(),
+        "mu": (p.sum(0) * mu).sum(),
+        "theta": np.einsum("ij,ijk->k", p, post_theta),
+    }
+    for name, draws in (("omega", d.omega), ("mu", d.mu)):
+        assert abs(draws.mean() - expect[name]) < 5 * draws.std() / np.sqrt(S), name
+    gap = np.abs(d.theta.mean(0) - expect["theta"])
+    assert np.all(gap < 5 * d.theta.std(0) / np.sqrt(S)), gap

@@ -347,3 +347,46 @@ def test_spatial_did_in_a_two_way_sdm_with_a_0_1_regressor():
     for kind, value in truth.items():
         row = eff.loc[("D", kind)]
         assert abs(row["mean"] - value) < 4 * row["sd"], (kind, row, value)
+
+
+# ---------------------------------------------------------------- group ATTs
+def test_group_atts_pooled_and_contrasted():
+    df = simulate_staggered(n_units=200, n_periods=10, group_gap=0.5, seed=4).frame
+    df["hub"] = np.where(df.group == 1, "hub", "non-hub")
+    fit = bsp.fit("did", "y ~ x1", df, None, varying={"att": "hub"}, **KW)
+    pooled = fit.att("group").set_index("key")
+    separate = fit.att("group", pooled=False).set_index("key")
+    assert list(pooled.index) == ["hub", "non-hub", "mu", "omega"]
+    # two well-measured groups far apart: pooling moves them by little (less than 0.2 sd)
+    gap = (pooled.loc[["hub", "non-hub"], "mean"] - separate["mean"]).abs()
+    assert np.all(gap < 0.2 * separate["sd"]), gap
+    # the separate group ATTs are the cells' imputation averages (dense oracle)
+    cells = fit.cell_effects().merge(df[["unit", "time", "hub"]], on=["unit", "time"])
+    _close(separate.reset_index(), cells.groupby("hub")["tau"].mean().to_numpy())
+    c = fit.contrasts()
+    assert c[["group_a", "group_b"]].values.tolist() == [["hub", "non-hub"]]
+    assert c["p_greater"].iloc[0] > 0.99  # true gap 0.5 x the effect (about 1.2 sd apart ...)
+    with pytest.raises(ModelError, match="varying=\\{'att': 'hub'\\}"):
+        bsp.fit("did", "y ~ x1", df, None, varying={"x1": "hub"}, **KW)
+    with pytest.raises(PanelError, match="constant within each unit"):
+        bsp.fit("did", "y ~ x1", df.assign(hub=np.where(df.time > 5, "a", df.hub)), None,
+                varying={"att": "hub"}, **KW)  # fmt: skip
+
+
+def test_many_groups_with_one_effect_are_shrunk_together():
+    df = simulate_staggered(n_units=240, n_periods=10, n_groups=8, group_sd=0.0, seed=9).frame
+    fit = bsp.fit("did", "y ~ x1", df, None, varying={"att": "group"}, **KW)
+    pooled = fit.att("group").set_index("key")
+    separate = fit.att("group", pooled=False).set_index("key")
+    groups = list(range(8))
+    # shrinkage borrows strength: narrower on average (an outlying group may widen, as the
+    # spread omega's uncertainty enters its interval)
+    assert pooled.loc[groups, "sd"].mean() < separate.loc[groups, "sd"].mean()
+    spread = lambda t: t.loc[groups, "mean"].std()  # noqa: E731
+    # the groups differ only through their mix of cohorts and event times (true spread
+    # about 0.15 here): the separate estimates scatter more, the pooled ones less
+    truth = df[df.treated == 1].groupby("group").tau.mean()
+    assert spread(pooled) < spread(separate)
+    assert np.mean((pooled.loc[groups, "mean"] - truth) ** 2) < np.mean(
+        (separate.loc[groups, "mean"] - truth) ** 2
+    )
