@@ -1,6 +1,10 @@
 """Runnable studies, one module each with ``main(args)``; listed by `REGISTRY`."""
 
 REGISTRY = {
+    "did_benchmark": (
+        "bayespatial.experiments.did_benchmark",
+        "Staggered DID at 274 x 18 and 10^5 x 20: the imputation estimator against diff-diff",
+    ),
     "northeast_coagglomeration": (
         "bayespatial.experiments.northeast_coagglomeration",
         "Dynamic SDM of co-agglomeration and carbon intensity, 34 north-east cities",
