@@ -26,6 +26,7 @@ from bayespatial.data import weights
 from bayespatial.data.datasets import load_baltim, load_columbus, load_nat
 from bayespatial.data.errors import (
     BayespatialError,
+    DIDWarning,
     ModelError,
     PanelError,
     SamplerChoiceWarning,
@@ -36,6 +37,7 @@ from bayespatial.data.errors import (
 from bayespatial.data.panel import Panel
 from bayespatial.data.wmatrix import Weights
 from bayespatial.models.diagnostics import lm_tests, moran
+from bayespatial.models.did_results import DIDFit
 from bayespatial.models.fit import fit
 from bayespatial.models.predictive import prior_predictive
 from bayespatial.models.result import FitResult, compare, load
@@ -46,6 +48,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BayespatialError",
+    "DIDFit",
+    "DIDWarning",
     "FitResult",
     "ModelError",
     "Panel",

@@ -1,6 +1,11 @@
 """Runnable studies, one module each with ``main(args)``; listed by `REGISTRY`."""
 
 REGISTRY = {
+    "city_cluster_did": (
+        "bayespatial.experiments.city_cluster_did",
+        "City-cluster plans, 274 cities 2006-2023: TWFE vs Bayesian imputation DID, "
+        "spillovers, pooled group ATTs",
+    ),
     "did_benchmark": (
         "bayespatial.experiments.did_benchmark",
         "Staggered DID at 274 x 18 and 10^5 x 20: the imputation estimator against diff-diff",

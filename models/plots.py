@@ -265,3 +265,37 @@ def group_forest(
     fig.suptitle(title or f"Effects of {term} by group (units in brackets)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def event_study_plot(tables: dict, title: str = "Event study", ci: float = 0.95):
+    """ATT by event time with credible intervals, one series per estimator.
+
+    ``tables``: name -> a `DIDFit.att(by="event")` table (e.g. {"imputation": ...,
+    "TWFE": ...}); leads (e < 0) are drawn hollow, the reference e = -1 at zero, and
+    the adoption marked by a dashed line between e = -1 and e = 0.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    offsets = np.linspace(-0.15, 0.15, len(tables)) if len(tables) > 1 else [0.0]
+    for (name, table), dx in zip(tables.items(), offsets, strict=True):
+        if "effect" in table:
+            table = table[table["effect"] == "direct"]
+        e = table["key"].to_numpy(dtype=float)
+        mean = table["mean"].to_numpy()
+        err = np.vstack([mean - table["lower"].to_numpy(), table["upper"].to_numpy() - mean])
+        line = ax.errorbar(e + dx, mean, yerr=err, fmt="o", ms=4, capsize=2, label=name)
+        lead = e < 0
+        ax.plot(e[lead] + dx, mean[lead], "o", ms=4, mfc="white", color=line[0].get_color())
+        ax.plot([-1 + dx], [0.0], "s", ms=4, color=line[0].get_color())
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("periods since adoption (e; e = -1 the reference, hollow: leads)")
+    ax.set_ylabel(f"ATT ({ci:.0%} interval)")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
