@@ -98,3 +98,16 @@ def test_r_snippet_reads_the_netcdf(tmp_path, monkeypatch):
     values = [float(v) for v in run.stdout.split()[-4:]]
     expect = [fit.draws("rho").mean(), *fit.draws("beta").mean(axis=0)]
     np.testing.assert_allclose(values, expect, rtol=1e-8)
+
+
+def test_did_example_runs_and_prints_its_rows(capsys):
+    code = next(b for b in _blocks("python") if '"did"' in b)
+    scope: dict = {}
+    exec(compile(code, "README DID", "exec"), scope)
+    out = capsys.readouterr().out
+    for word in ("cohort", "wald_cluster", "spillover", "indirect"):
+        assert word in out
+    fit, panel = scope["fit"], scope["panel"]
+    att = fit.att().iloc[0]
+    truth = panel.loc[panel.treated == 1, "tau"].mean()
+    assert att["lower"] <= truth <= att["upper"]
