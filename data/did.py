@@ -39,7 +39,7 @@ class Timing(NamedTuple):
     adoption: np.ndarray
     """(n,) position of each unit's first treated period; `NEVER` if untreated in the window."""
     first: np.ndarray
-    """(n,) the first treated period as given (NaN for never treated), for labels."""
+    """(n,) the first treated period as given (NaN, 0 or empty for never treated)."""
     notes: tuple
     """What was read (adoption after the window, adoption between periods)."""
 
@@ -65,8 +65,11 @@ def timing(
     """Read each unit's adoption from column ``treat`` of a long panel.
 
     ``kind="first"``: the column holds the first treated period, constant within unit;
-    0 or NaN for never treated. ``kind="indicator"``: a 0/1 treatment that must be
-    absorbing (no unit returns to 0 after a 1); adoption is the first period with 1.
+    0 or NaN for never treated; with numeric periods an adoption between periods counts
+    from the next period, one after the last as never treated; with labelled periods
+    (strings, dates) it must be one of them. ``kind="indicator"``: a 0/1 treatment that
+    must be absorbing (no unit returns to 0 after a 1); adoption is the first period with
+    1, whatever the periods' type.
 
     Raises
     ------
@@ -80,58 +83,87 @@ def timing(
         raise PanelError(
             f"treat={treat!r} is not a column of the data; available: {listing(frame.columns, 12)}."
         )
-    values = pd.to_numeric(frame[treat], errors="coerce")
-    text = values.isna() & frame[treat].notna()
-    if text.any():
-        raise PanelError(
-            f"column {treat!r} must be numeric (a period, or 0/1); rows "
-            f"{listing(frame.index[text].tolist())} hold "
-            f"{listing(frame[treat][text].unique(), 3, quote=True)}."
-        )
-    period_values = np.asarray(periods, dtype=float)
     if kind == "indicator":
-        first = _first_from_indicator(frame, unit, time, treat, values)
-    else:
-        by_unit = values.groupby(frame[unit], sort=False)
-        spread = by_unit.nunique(dropna=False)
-        bad = spread.index[spread > 1].tolist()
-        if bad:
-            seen = by_unit.unique().loc[bad[:3]]
-            shown = "; ".join(
-                f"{u!r}: {sorted(set(np.asarray(v, dtype=float)))}" for u, v in seen.items()
-            )
-            raise PanelError(
-                f"column {treat!r} must hold one adoption period per unit (constant within "
-                f"unit), but it varies within {len(bad)} unit(s): {shown}. Give each unit its "
-                "first treated period (0 or NaN for never treated); for a 0/1 treatment "
-                "column pass treat_kind='indicator'."
-            )
-        first = by_unit.first()
-    first = np.array(first.reindex(list(units)), dtype=float)
-    first[first == 0] = np.nan
-    notes = []
+        values = _numeric(frame, treat, "0/1")
+        position = {p: i for i, p in enumerate(periods)}
+        first = _first_from_indicator(frame, unit, time, treat, values).reindex(list(units))
+        adoption = np.array([NEVER if pd.isna(f) else position[f] for f in first])
+        return Timing(adoption, first.to_numpy(dtype=object), ())
+    numeric = pd.api.types.is_numeric_dtype(pd.Series(list(periods)))
+    values = _numeric(frame, treat, "a period") if numeric else frame[treat]
+    by_unit = values.groupby(frame[unit], sort=False)
+    spread = by_unit.nunique(dropna=False)
+    bad = spread.index[spread > 1].tolist()
+    if bad:
+        seen = by_unit.unique().loc[bad[:3]]
+        shown = "; ".join(f"{u!r}: {sorted(set(v.tolist()), key=str)}" for u, v in seen.items())
+        raise PanelError(
+            f"column {treat!r} must hold one adoption period per unit (constant within "
+            f"unit), but it varies within {len(bad)} unit(s): {shown}. Give each unit its "
+            "first treated period (0 or NaN for never treated); for a 0/1 treatment "
+            "column pass treat_kind='indicator'."
+        )
+    first = by_unit.first().reindex(list(units))
+    never = first.isna() | first.isin([0, "", "0"])
     adoption = np.full(len(units), NEVER)
-    given = np.isfinite(first)
-    pos = np.searchsorted(period_values, first[given], side="left")  # first period >= adoption
+    given = np.flatnonzero(~never.to_numpy())
+    notes = []
+    if not numeric:  # labels (strings, dates): the adoption must be one of the periods
+        position = {p: i for i, p in enumerate(periods)}
+        unknown = [(units[i], first.iloc[i]) for i in given if first.iloc[i] not in position]
+        if unknown:
+            raise PanelError(
+                f"column {treat!r} holds adoption periods that are not periods of column "
+                f"{time!r}, e.g. (unit, adoption) {listing(unknown, 3)}; periods are "
+                f"{listing(periods, 4)}. Use the period label of each unit's first treated "
+                "period (empty or 0 for never treated)."
+            )
+        adoption[given] = [position[first.iloc[i]] for i in given]
+        return Timing(adoption, first.to_numpy(dtype=object), ())
+    period_values = np.asarray(periods, dtype=float)
+    value = first.to_numpy(dtype=float)[given]
+    pos = np.searchsorted(period_values, value, side="left")  # first period >= adoption
     after = pos >= len(periods)
     if after.any():
-        names = [units[i] for i in np.flatnonzero(given)[after]]
+        names = [units[i] for i in given[after]]
         notes.append(
             f"{after.sum()} unit(s) adopt after the last period {periods[-1]} ({listing(names)}): "
             "untreated throughout the window, used as controls"
         )
-    between = ~after & (period_values[np.minimum(pos, len(periods) - 1)] != first[given])
+    before = value < period_values[0]
+    if before.any():
+        names = [units[i] for i in given[before]]
+        notes.append(
+            f"{before.sum()} unit(s) adopt before the first period {periods[0]} "
+            f"({listing(names)}): treated throughout the window, so no untreated period "
+            "identifies their counterfactual (if the column is a 0/1 treatment, pass "
+            "treat_kind='indicator')"
+        )
+    between = ~after & ~before & (period_values[np.minimum(pos, len(periods) - 1)] != value)
     if between.any():
         notes.append(
             f"{between.sum()} unit(s) adopt between observed periods: treated from the next "
             "observed period"
         )
-    adoption[np.flatnonzero(given)[~after]] = pos[~after]
-    return Timing(adoption, first, tuple(notes))
+    adoption[given[~after]] = pos[~after]
+    return Timing(adoption, first.to_numpy(dtype=object), tuple(notes))
+
+
+def _numeric(frame, treat, what) -> pd.Series:
+    """Column ``treat`` as numbers; raises naming rows that hold text."""
+    values = pd.to_numeric(frame[treat], errors="coerce")
+    text = values.isna() & frame[treat].notna()
+    if text.any():
+        raise PanelError(
+            f"column {treat!r} must be numeric ({what}); rows "
+            f"{listing(frame.index[text].tolist())} hold "
+            f"{listing(frame[treat][text].unique(), 3, quote=True)}."
+        )
+    return values
 
 
 def _first_from_indicator(frame, unit, time, treat, values) -> pd.Series:
-    """First period with treatment 1 per unit (NaN if none), checking 0/1 and absorbing."""
+    """First period with treatment 1 per treated unit, checking 0/1 and absorbing."""
     odd = ~values.isin([0, 1])
     if odd.any():
         rows = frame.loc[odd, [unit, time, treat]].head(3).itertuples(index=False)
@@ -151,8 +183,7 @@ def _first_from_indicator(frame, unit, time, treat, values) -> pd.Series:
             "the data to each unit's first treatment spell."
         )
     on = order[order["__d"] == 1]
-    first = on.groupby(unit, sort=False)[time].min()
-    return first.reindex(pd.unique(frame[unit])).astype(float)
+    return on.groupby(unit, sort=False)[time].min()
 
 
 def exposure(W, treated: np.ndarray, kind) -> np.ndarray:

@@ -6,6 +6,10 @@ REGISTRY = {
         "City-cluster plans, 274 cities 2006-2023: TWFE vs Bayesian imputation DID, "
         "spillovers, pooled group ATTs",
     ),
+    "did_recovery": (
+        "bayespatial.experiments.did_recovery",
+        "Staggered DID: bias and coverage of imputation, TWFE and naive fits over simulations",
+    ),
     "did_benchmark": (
         "bayespatial.experiments.did_benchmark",
         "Staggered DID at 274 x 18 and 10^5 x 20: the imputation estimator against diff-diff",

@@ -160,8 +160,15 @@ def _check_options(formula, unit, time, treat, estimator, spillover, fe, leads, 
             f"model 'did' has unit and period effects (fe='twoway'); got fe={fe!r}. Period-"
             "specific shocks common to all units are what the comparison with controls removes."
         )
-    if leads is not None and not (isinstance(leads, int) and leads >= 0):
+    if leads is not None and not (
+        isinstance(leads, int | np.integer) and not isinstance(leads, bool) and leads >= 0
+    ):
         raise ModelError(f"leads must be a non-negative integer or None (all); got {leads!r}.")
+    if leads is not None and estimator != "imputation":
+        raise ModelError(
+            "leads= sets the pre-trend check of the imputation estimator; the TWFE event study "
+            "has every relative period (e = -1 the reference)."
+        )
     for name, value in (("chains", chains), ("draws", draws)):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             raise ModelError(f"{name} must be a positive integer; got {value!r}.")
@@ -184,7 +191,8 @@ def _cells(formula, data, W, exposure_w, unit, time, treat, treat_kind, spillove
     """
     rings = isinstance(exposure_w, list | tuple)
     first_w = exposure_w[0] if rings else exposure_w if exposure_w is not None else W
-    panel = Panel.from_frame(data, unit, time, columns=[treat], W=first_w, balanced=False)
+    # treat is read by `timing` (NaN there means never treated, not a missing value)
+    panel = Panel.from_frame(data, unit, time, W=first_w, balanced=False)
     for w in exposure_w[1:] if rings else []:
         w.align(list(panel.units))
     if panel.T < 2:
@@ -227,14 +235,16 @@ def _imputation(cells: Cells, leads, total: int, rng) -> dict:
     control = ~c.treated & (c.exposed == 0)
     target = ~control
     _check_covariates(c, control)
-    reg = imputation.fit(
-        c.y[control], c.X[control], c.u[control], c.t[control], c.panel.n, c.panel.T
-    )
+    reg = _regression(c, control, c.X[control], "the untreated-outcome model")
     ok = imputation.identified(reg, c.u[target], c.t[target])
     idx = np.flatnonzero(target)[ok]
     notes = []
     if not ok.all():
-        notes.append(_unidentified(c, np.flatnonzero(target)[~ok]))
+        text = _unidentified(c, np.flatnonzero(target)[~ok])
+        if idx.size == 0:
+            raise ModelError(f"no treated cell has an identified counterfactual. {text}")
+        warnings.warn(text, DIDWarning, stacklevel=user_stacklevel())
+        notes.append(text)
     effect = np.where(c.treated[idx], "direct", "spillover")
     onset = _onset(c)
     estimands = _estimands(c, idx, effect, onset)
@@ -243,6 +253,7 @@ def _imputation(cells: Cells, leads, total: int, rng) -> dict:
     )
     d = imputation.draw(reg, funcs, total, rng)
     pooled = _pooled(c, reg, funcs, estimands, total, rng) if c.grouping is not None else {}
+    notes += pooled.pop("notes", [])
     tau_hat = c.y[idx] - imputation.cell_means(reg, c.X[idx], c.u[idx], c.t[idx])
     out = {
         "att": d.predictive,
@@ -297,16 +308,28 @@ def _pooled(c: Cells, reg, funcs, estimands: list[dict], total: int, rng) -> dic
     N(m, V) under the reference prior, V = sigma^2 (H cov H' + C diag(1/n) C' + W W') (the
     sample ATTs, `bayespatial.engine.imputation`); with sigma^2 at its posterior mean
     (N0 - rank is large) that is the likelihood of the group ATTs theta_g, which get
-    theta_g ~ N(mu, omega^2), a flat mu and omega ~ half-normal with scale sd(y) after the
-    two-way effects (a spread of one sd of the outcome between groups is large), drawn
-    exactly (`bayespatial.engine.pooling.normal_means`).
+    theta_g ~ N(mu, omega^2), a flat mu and omega ~ half-normal with scale the sd of y on
+    the control cells after the two-way effects (the untreated outcome's own variation: a
+    spread of group ATTs that large is large for any policy), drawn exactly
+    (`bayespatial.engine.pooling.normal_means`). The pooled draws are drawn after, and
+    independently of, the other ATTs' draws: combine them with each other, not draw by
+    draw with the overall ATT.
     """
+    control = ~c.treated & (c.exposed == 0)
     sigma2 = reg.ssr / (reg.dof - 2) if reg.dof > 2 else reg.ssr / reg.dof
     cov = sigma2 * (funcs.H @ reg.cov_unit @ funcs.H.T + funcs.cov_alpha + funcs.cov_predictive)
     mean = funcs.mean(reg)
-    scale = float(np.std(absorb.init(c.u, c.t, "twoway").annihilate(c.y)))
+    swept = absorb.init(c.u[control], c.t[control], "twoway").annihilate(c.y[control])
+    scale = float(np.std(swept))
     labels = c.grouping.labels
-    pools, theta, mu, omega = [], [], [], []
+    pools, theta, mu, omega, notes = [], [], [], [], []
+    direct = {e["key"] for e in estimands if e["by"] == "group" and e["effect"] == "direct"}
+    empty = [g for g in labels if g not in direct]
+    if empty:
+        notes.append(
+            f"group(s) {listing(empty)} of {c.grouping.column!r} have no treated cell with an "
+            "identified counterfactual: no ATT for them"
+        )
     families = sorted({(e["effect"], e["ring"]) for e in estimands}, key=lambda f: (f[0], f[1]))
     for eff, ring in families:
         rows = [
@@ -314,6 +337,11 @@ def _pooled(c: Cells, reg, funcs, estimands: list[dict], total: int, rng) -> dic
             if e["by"] == "group" and e["effect"] == eff and e["ring"] == ring
         ]  # fmt: skip
         if len(rows) < 2:
+            notes.append(
+                f"{eff}{ring or ''} effect: {len(rows)} group(s) of {c.grouping.column!r} have "
+                "its cells; no pooling (the separate group ATTs are in att(by='group', "
+                "pooled=False))"
+            )
             continue
         d = pooling.normal_means(mean[rows], cov[np.ix_(rows, rows)], scale, total, rng)
         full = np.full((total, len(labels)), np.nan)
@@ -323,14 +351,28 @@ def _pooled(c: Cells, reg, funcs, estimands: list[dict], total: int, rng) -> dic
         mu.append(d.mu)
         omega.append(d.omega)
     if not pools:
-        return {}
+        return {"notes": notes}
     return {
+        "notes": notes,
         "att_group": np.stack(theta, axis=1),
         "group_mu": np.stack(mu, axis=1),
         "group_omega": np.stack(omega, axis=1),
         "pools": pools,
         "attrs": {"omega_prior_scale": scale},
     }
+
+
+def _regression(c: Cells, rows: np.ndarray, X: np.ndarray, what: str):
+    """`bayespatial.engine.imputation.fit` on ``rows``; its failures as `ModelError`."""
+    try:
+        return imputation.fit(c.y[rows], X, c.u[rows], c.t[rows], c.panel.n, c.panel.T)
+    except np.linalg.LinAlgError:
+        raise ModelError(
+            f"{what} is rank-deficient on its {int(rows.sum())} cells: a covariate or dummy is "
+            "(nearly) collinear with the unit and period effects; drop it (or fewer leads)."
+        ) from None
+    except ValueError as err:
+        raise ModelError(f"{what}: {err}") from None
 
 
 def _check_covariates(c: Cells, rows: np.ndarray) -> None:
@@ -401,7 +443,7 @@ def _estimands(c: Cells, idx, effect, onset) -> list[dict]:
 
 
 def _unidentified(c: Cells, bad: np.ndarray) -> str:
-    """Warn (and return the note) about target cells whose Y(0) the controls cannot identify."""
+    """Why target cells have no identified Y(0): the units and periods without controls."""
     control_units = set(np.unique(c.u[~c.treated & (c.exposed == 0)]))
     no_unit = [c.panel.units[i] for i in np.unique(c.u[bad]) if i not in control_units]
     cohorts = sorted({c.panel.periods[c.timing.adoption[i]] for i in np.unique(c.u[bad])
@@ -417,18 +459,22 @@ def _unidentified(c: Cells, bad: np.ndarray) -> str:
         )
     if no_period:
         parts.append(
-            f"period(s) {listing(no_period)} have no untreated (control) unit, as happens after "
-            "the last cohort adopts when no unit is never treated"
+            f"period(s) {listing(no_period)} have no control unit (untreated"
+            + (" and unexposed" if c.spillover is not False else "")
+            + "), as happens after the last cohort adopts when no unit is never treated"
+            + (
+                ", or when exposure reaches every untreated unit"
+                if c.spillover is not False
+                else ""
+            )
         )
     if not parts:
         parts.append("their unit and period lie in different connected parts of the control cells")
-    text = (
+    return (
         f"{bad.size} treated or exposed cell(s) have no identified counterfactual and are left "
         f"out of every ATT: {'; '.join(parts)}. Their effects cannot be told apart from the "
         "unit or period effects (Borusyak, Jaravel & Spiess 2024, sec. 4.1)."
     )
-    warnings.warn(text, DIDWarning, stacklevel=user_stacklevel())
-    return text
 
 
 def _leads(c: Cells, control: np.ndarray, leads, total: int, rng) -> dict:
@@ -460,7 +506,7 @@ def _leads(c: Cells, control: np.ndarray, leads, total: int, rng) -> dict:
             "notes": [*notes, "no identified lead beside the reference e = -1: no pre-trend test"]
         }
     Xl = np.hstack([c.X[control], dummies.astype(float)])
-    reg = imputation.fit(c.y[control], Xl, c.u[control], c.t[control], c.panel.n, c.panel.T)
+    reg = _regression(c, control, Xl, "the untreated-outcome model with lead dummies")
     p = c.X.shape[1]
     cols = np.arange(p, p + values.size)
     d = imputation.draw(reg, None, total, rng)
@@ -496,9 +542,16 @@ def _twfe(cells: Cells, total: int, rng) -> dict:
         static.append((c.exposed * ~c.treated)[:, None])
         labels.append(("spillover", 0))
     Xs = np.hstack([*static, c.X])
+    swept = absorb.init(c.u, c.t, "twoway").annihilate(c.treated.astype(float))
+    if np.linalg.norm(swept) <= 1e-8 * np.sqrt(c.y.size):
+        raise ModelError(
+            "the treatment is collinear with the unit and period effects (one cohort and no "
+            "never-treated unit, or every unit treated from the first period): no comparison "
+            "identifies its effect."
+        )
     names = [f"{e}{k or ''}" for e, k in labels]
     _check_covariates(Cells(**{**c.__dict__, "X": Xs, "names": [*names, *c.names]}), everyone)
-    reg = imputation.fit(c.y, Xs, c.u, c.t, c.panel.n, c.panel.T)
+    reg = _regression(c, everyone, Xs, "the static TWFE regression")
     d = imputation.draw(reg, None, total, rng)
     estimands = []
     att = []
@@ -521,7 +574,7 @@ def _twfe(cells: Cells, total: int, rng) -> dict:
     order = np.argsort(values)
     values, dummies = values[order], dummies[:, order]
     Xe = np.hstack([dummies, *static[1:], c.X])
-    reg_e = imputation.fit(c.y, Xe, c.u, c.t, c.panel.n, c.panel.T)
+    reg_e = _regression(c, everyone, Xe, "the event-study TWFE regression")
     d_e = imputation.draw(reg_e, None, total, rng)
     for j, e in enumerate(values):
         estimands.append(
@@ -535,7 +588,7 @@ def _twfe(cells: Cells, total: int, rng) -> dict:
         "sigma": d.sigma,
         "estimands": estimands,
         "notes": notes,
-        "attrs": {"uncertainty": "predictive", "event_reference": json.dumps(reference)},
+        "attrs": {"uncertainty": "coefficient", "event_reference": json.dumps(reference)},
     }
     table = _bacon(c)
     if isinstance(table, str):

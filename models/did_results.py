@@ -70,7 +70,7 @@ class DIDFit(FitResult):
         their reference, as placebo estimates), "period" (calendar period). Equal weight
         per treated cell (``n`` cells); the spillover rows average the exposed untreated
         cells (with ``spillover="share"``: the effect of full exposure, a slope through the
-        origin), counting cohorts and event time from the first exposure.
+        origin), counting cohorts and event time from the first exposure (to any ring).
 
         ``uncertainty``: "predictive" (default) draws each treated cell's Y(0) from the
         posterior predictive, the posterior of the sample ATT mean(Y(1) - Y(0)); "mean"

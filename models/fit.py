@@ -203,8 +203,9 @@ def fit(
         rings: each exposed cell belongs to the innermost band holding a treated unit,
         and each ring has its own spillover effect (Butts 2023).
     leads : int, optional
-        did, imputation: how many leads e = -2, -3, ... (e = -1 the reference) enter the
-        pre-trend check (None: all the controls identify; 0: none).
+        did, imputation: how many leads e = -2, -3, ..., -(L+1) enter the pre-trend check
+        (None: all the controls identify; 0: none); e = -1 and the leads beyond L are the
+        reference.
 
     Returns
     -------
@@ -223,10 +224,24 @@ def fit(
         non-finite values, rank-deficient designs, priors outside W's interval.
     """
     if isinstance(model, str) and model.lower() == "did":
-        if priors is not None or sampler != "auto" or errors != "gaussian":
+        spatial = {
+            "priors": (priors, None),
+            "sampler": (sampler, "auto"),
+            "errors": (errors, "gaussian"),
+            "durbin": (durbin, None),
+            "logdet": (logdet, "auto"),
+            "drop_initial": (drop_initial, 0),
+            "eta": (eta, True),
+            "stationarity": (stationarity, "enforce"),
+            "bias_correction": (bias_correction, "auto"),
+            "islands": (islands, "raise"),
+        }
+        ignored = [k for k, (v, default) in spatial.items() if v != default]
+        if ignored:
             raise ModelError(
-                "model 'did' takes the reference prior and exact draws (priors, sampler and "
-                "errors are not options of it)."
+                f"{ignored} are not options of model 'did' (the reference prior, exact draws, "
+                "no spatial lag of y); the spatial DID with a 0/1 treatment in a spatial "
+                "model is bsp.fit('sdm', 'y ~ D + x', ...)."
             )
         if varying is not None and (
             not isinstance(varying, dict)

@@ -194,7 +194,7 @@ def test_cohort_treated_in_the_first_period_is_left_out_with_a_warning(panel):
 def test_without_never_treated_only_not_yet_treated_controls():
     df = simulate_staggered(n_units=80, n_periods=10, cohorts={4: 0.5, 8: 0.5}, seed=3).frame
     assert (df.adopt > 0).all()
-    with pytest.warns(DIDWarning, match=r"period\(s\) 8, 9, 10 have no untreated"):
+    with pytest.warns(DIDWarning, match=r"period\(s\) 8, 9, 10 have no control unit"):
         fit = bsp.fit("did", "y ~ x1", df, None, **KW)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -216,7 +216,7 @@ def test_did_options_are_checked(panel):
         bsp.fit("did", "y ~ x1", panel, None, spillover=True, **KW)
     with pytest.raises(ModelError, match="fe='twoway'"):
         bsp.fit("did", "y ~ x1", panel, None, fe="unit", **KW)
-    with pytest.raises(PanelError, match=r"\['nope'\] not in the data"):
+    with pytest.raises(PanelError, match="treat='nope' is not a column"):
         bsp.fit("did", "y ~ x1", panel, None, **{**KW, "treat": "nope"})
     with pytest.raises(PanelError, match="x_time_invariant"):
         bsp.fit("did", "y ~ x1 + x_time_invariant", panel.assign(x_time_invariant=panel.unit % 3),
@@ -297,7 +297,7 @@ def test_share_exposure_and_rings_equal_dense_oracles(grid):
     _close(fit.att(), [ref["direct"], ref["spillover"]])
     ids = list(range(144))
     rings = [bsp.weights.distance_band(xy, d, ids=ids) for d in (1.5, 2.9)]
-    with pytest.warns(DIDWarning, match="no untreated"):
+    with pytest.warns(DIDWarning, match="no control unit"):
         fit = bsp.fit("did", "y ~ 1", df, None, spillover=True, exposure=rings, **KW)
     r1, r2 = _exposure(rings[0], df), _exposure(rings[1], df)
     control = ~treated & (r2 == 0)
@@ -390,3 +390,57 @@ def test_many_groups_with_one_effect_are_shrunk_together():
     assert np.mean((pooled.loc[groups, "mean"] - truth) ** 2) < np.mean(
         (separate.loc[groups, "mean"] - truth) ** 2
     )
+
+
+# ---------------------------------------------------------------- input forms (review)
+def test_nan_means_never_treated_and_period_labels_of_any_type(panel, imputed):
+    nan = bsp.fit("did", "y ~ x1", panel.assign(adopt=panel.adopt.replace(0, np.nan)), None, **KW)
+    pd.testing.assert_frame_equal(nan.att("cohort"), imputed.att("cohort"))
+    # periods as strings (sortable labels) and as dates: the same positions, the same ATTs
+    label = {t: f"p{t:02d}" for t in range(1, 11)}
+    text = panel.assign(time=panel.time.map(label), adopt=panel.adopt.map(label).fillna(""))
+    fit = bsp.fit("did", "y ~ x1", text, None, **KW)
+    pd.testing.assert_frame_equal(fit.att("event"), imputed.att("event"))
+    dates = pd.to_datetime([f"{2000 + t}-01-01" for t in range(1, 11)])
+    when = dict(zip(range(1, 11), dates, strict=True))
+    dated = panel.assign(time=panel.time.map(when), adopt=panel.adopt.map(when))
+    fit = bsp.fit("did", "y ~ x1", dated, None, **KW)
+    np.testing.assert_allclose(fit.att()["mean"], imputed.att()["mean"])
+    by_indicator = bsp.fit("did", "y ~ x1", dated, None, **{**KW, "treat": "treated"},
+                           treat_kind="indicator")  # fmt: skip
+    np.testing.assert_allclose(by_indicator.att()["mean"], imputed.att()["mean"])
+    with pytest.raises(PanelError, match="not periods of column 'time'"):
+        bsp.fit("did", "y ~ x1", text.assign(adopt=text.adopt.replace("p04", "p4")), None, **KW)
+
+
+def test_indicator_from_period_zero_is_treated_not_never(panel):
+    df = panel.assign(time=panel.time - 1)  # periods 0..9
+    always = df.unit.isin(df.loc[df.adopt == 0, "unit"].unique()[:6])
+    df.loc[always, "treated"] = 1
+    with pytest.warns(DIDWarning, match=r"6 unit\(s\) have no untreated period"):
+        fit = bsp.fit("did", "y ~ x1", df, None, **{**KW, "treat": "treated"},
+                      treat_kind="indicator")  # fmt: skip
+    assert fit.att()["n"].iloc[0] == int(panel.treated.sum())
+
+
+def test_nothing_identified_is_an_error_not_a_crash():
+    one = simulate_staggered(n_units=60, n_periods=8, cohorts={3: 1.0}, seed=1).frame
+    with pytest.raises(ModelError, match="no treated cell has an identified counterfactual"):
+        bsp.fit("did", "y ~ x1", one, None, **KW)
+    with pytest.raises(ModelError, match="collinear with the unit and period effects"):
+        bsp.fit("did", "y ~ x1", one, None, estimator="twfe", **KW)
+    early = simulate_staggered(n_units=60, n_periods=8, seed=1).frame
+    early = early.assign(adopt=np.where(early.adopt > 0, -3, 0))  # before the first period
+    with pytest.raises(ModelError, match="no treated cell"):
+        bsp.fit("did", "y ~ x1", early, None, **KW)
+
+
+def test_options_of_other_families_are_refused(panel):
+    with pytest.raises(ModelError, match="not options of model 'did'"):
+        bsp.fit("did", "y ~ x1", panel, None, durbin=["x1"], **KW)
+    with pytest.raises(ModelError, match="leads= sets the pre-trend check"):
+        bsp.fit("did", "y ~ x1", panel, None, estimator="twfe", leads=2, **KW)
+    with pytest.raises(ModelError, match="leads must be"):
+        bsp.fit("did", "y ~ x1", panel, None, leads=True, **KW)
+    fit = bsp.fit("did", "y ~ x1", panel, None, leads=np.int64(2), **KW)
+    assert sorted(fit.att("event").query("key < 0")["key"]) == [-3, -2]
