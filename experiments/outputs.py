@@ -98,9 +98,15 @@ def _cell(value, digits: int) -> str:
 
 
 def save_figure(fig, path: Path) -> Path:
-    """Save a matplotlib figure atomically (format from the suffix of ``path``)."""
+    """Save a matplotlib figure atomically (format from the suffix of ``path``), then close it.
+
+    Closed so that a run that draws many figures does not keep them all open.
+    """
+    import matplotlib.pyplot as plt
+
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", format=Path(path).suffix.lstrip("."))
+    plt.close(fig)
     return Path(path)
 
 
