@@ -15,6 +15,10 @@
    ``estimator="twfe"``: the static and event-study two-way regressions applied
    papers run, with the Goodman-Bacon (2021) decomposition of the static one.
 
+With spillovers, a treated cell that is also exposed counts in the direct effect (its
+effect includes whatever its treated neighbours add: a separate spillover on the treated
+is not identified without more structure, e.g. Butts 2023's parametric exposure).
+
 Which uncertainty: ``fit.att()`` reports by default the posterior of the ATT of the
 treated cells, mean_c (y_c - Y_c(0)), with each Y_c(0) drawn from the posterior
 predictive (``uncertainty="predictive"``): the sample ATT, what a simulation's mean true
