@@ -39,6 +39,7 @@ from bayespatial.data.wmatrix import Weights
 from bayespatial.models.diagnostics import lm_tests, moran
 from bayespatial.models.did_results import DIDFit
 from bayespatial.models.fit import fit
+from bayespatial.models.mediation import Mediation, mediation
 from bayespatial.models.predictive import prior_predictive
 from bayespatial.models.result import FitResult, compare, load
 from bayespatial.models.results import SpatialFit
@@ -51,6 +52,7 @@ __all__ = [
     "DIDFit",
     "DIDWarning",
     "FitResult",
+    "Mediation",
     "ModelError",
     "Panel",
     "PanelError",
@@ -68,6 +70,7 @@ __all__ = [
     "load_baltim",
     "load_columbus",
     "load_nat",
+    "mediation",
     "moran",
     "prior_predictive",
     "priors",

@@ -1,0 +1,118 @@
+"""Mediation: the joint posterior of the mediator and outcome equations, its quantities.
+
+Oracles: least squares with explicit two-way dummies (numpy) for the non-spatial
+equations, whose flat-prior posterior means are the least-squares coefficients, so the
+posterior mean of nie = a b is their product (a and b are independent a posteriori)
+within Monte Carlo error (5 se of the mean of independent draws); dense matrices per
+draw for the spatial composition of the mediator's and the outcome's multipliers.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayespatial as bsp
+from bayespatial.data.errors import ModelError
+
+W = bsp.weights.lattice(12, 12, kind="queen")
+N = 144
+S = 4000
+
+
+@pytest.fixture(scope="module")
+def panel():
+    rng = np.random.default_rng(0)
+    rows = []
+    for t in range(5):
+        x, c = rng.normal(size=N), rng.normal(size=N)
+        m1 = 0.5 * x + 0.3 * c + rng.normal(size=N)
+        m2 = -0.3 * x + rng.normal(size=N)
+        y = -0.4 * x + 0.3 * m1 + 0.2 * m2 + 0.2 * c + rng.normal(size=N)
+        rows.append(pd.DataFrame({"id": np.arange(N), "t": t, "x": x, "m1": m1, "m2": m2,
+                                  "y": y, "c": c}))  # fmt: skip
+    return pd.concat(rows, ignore_index=True)
+
+
+KW = {"unit": "id", "time": "t", "fe": "twoway", "progress": False}
+
+
+def _ls(df, formula_cols, y):
+    D = np.column_stack(
+        [df[formula_cols].to_numpy(), pd.get_dummies(df["id"]).to_numpy(float),
+         pd.get_dummies(df["t"]).to_numpy(float)[:, 1:]]
+    )  # fmt: skip
+    return dict(
+        zip(formula_cols, np.linalg.lstsq(D, df[y].to_numpy(), rcond=None)[0], strict=False)
+    )
+
+
+def test_ols_nie_is_the_product_of_least_squares_coefficients(panel):
+    med = bsp.mediation(panel, W, treatment="x", mediator=["m1", "m2"], outcome="y",
+                        controls=["c"], model="ols", **KW)  # fmt: skip
+    a1 = _ls(panel, ["x", "c"], "m1")["x"]
+    a2 = _ls(panel, ["x", "c"], "m2")["x"]
+    out = _ls(panel, ["x", "m1", "m2", "c"], "y")
+    table = med.effects().set_index(["quantity", "mediator"])
+    expect = {
+        ("nie", "m1"): a1 * out["m1"],
+        ("nie", "m2"): a2 * out["m2"],
+        ("nie", "all"): a1 * out["m1"] + a2 * out["m2"],
+        ("nde", "all"): out["x"],
+        ("te", "all"): out["x"] + a1 * out["m1"] + a2 * out["m2"],
+    }
+    for key, value in expect.items():
+        row = table.loc[key]
+        assert abs(row["mean"] - value) < 5 * row["sd"] / np.sqrt(S), (key, row, value)
+    d = med.draws()
+    np.testing.assert_allclose(
+        d[("nie", "all", "effect")], d[("nie", "m1", "effect")] + d[("nie", "m2", "effect")]
+    )
+    sup = med.suppression().iloc[0]
+    nie, nde = d[("nie", "all", "effect")], d[("nde", "all", "effect")]
+    opposite = np.sign(nie) != np.sign(nde)
+    assert sup["p_opposite"] == opposite.mean()
+    assert sup["p_opposite"] > 0.5  # nie = 0.15 - 0.06 > 0 > nde = -0.4 in the simulation
+    assert sup["share_median"] == np.median(np.abs(nie[opposite]) / np.abs(nde[opposite]))
+
+
+def test_spatial_impacts_compose_the_two_multipliers(panel):
+    med = bsp.mediation(panel, W, treatment="x", mediator="m1", outcome="y", controls=["c"],
+                        model="sdm", **KW)  # fmt: skip
+    d = med.draws()
+    fm, fy = med.fits["m1"], med.fits["y"]
+    Wd = W.row_standardize().sparse.toarray()
+    eye = np.eye(N)
+
+    def coef(fit, term, k):
+        terms = [str(t) for t in fit.idata.posterior["term"].values]
+        j = terms.index(term)
+        return fit.draws("beta")[k, j], fit.draws("theta")[k, j]
+
+    for k in (0, 17, 999):
+        a, ta = coef(fm, "x", k)
+        b, tb = coef(fy, "m1", k)
+        c, tc = coef(fy, "x", k)
+        Am = np.linalg.inv(eye - fm.draws("rho")[k] * Wd)
+        Ay = np.linalg.inv(eye - fy.draws("rho")[k] * Wd)
+        nie = Ay @ (b * eye + tb * Wd) @ Am @ (a * eye + ta * Wd)
+        nde = Ay @ (c * eye + tc * Wd)
+        for name, M in (("nie", nie), ("nde", nde)):
+            direct, total = np.trace(M) / N, M.sum() / N
+            np.testing.assert_allclose(d[(name, "all", "direct")][k], direct, rtol=1e-8)
+            np.testing.assert_allclose(d[(name, "all", "total")][k], total, rtol=1e-8)
+            np.testing.assert_allclose(
+                d[(name, "all", "indirect")][k], total - direct, rtol=1e-7, atol=1e-12
+            )
+    table = med.effects()
+    assert set(table["impact"]) == {"direct", "indirect", "total"}
+
+
+def test_mediation_input_errors(panel):
+    with pytest.raises(ModelError, match="mediation is available"):
+        bsp.mediation(panel, W, treatment="x", mediator="m1", outcome="y", model="dsdm", **KW)
+    with pytest.raises(ModelError, match=r"\['nope'\] not in the data"):
+        bsp.mediation(panel, W, treatment="x", mediator="nope", outcome="y", **KW)
+    with pytest.raises(ModelError, match="distinct columns"):
+        bsp.mediation(panel, W, treatment="x", mediator="x", outcome="y", **KW)
+    with pytest.raises(ModelError, match="needs the spatial weights"):
+        bsp.mediation(panel, None, treatment="x", mediator="m1", outcome="y", **KW)
