@@ -299,3 +299,28 @@ def event_study_plot(tables: dict, title: str = "Event study", ci: float = 0.95)
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
+
+
+def marginal_effect_plot(table: pd.DataFrame, x: str, ci: float = 0.95):
+    """Marginal effect of ``x`` over its moderator with its band, a panel per effect.
+
+    ``table``: `SpatialFit.marginal_effect`'s (its first column is the moderator).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    z = table.columns[0]
+    effects = list(dict.fromkeys(table["effect"]))
+    fig, axes = plt.subplots(1, len(effects), figsize=(3.6 * len(effects), 3.2), squeeze=False)
+    for ax, effect in zip(axes[0], effects, strict=True):
+        rows = table[table["effect"] == effect]
+        ax.fill_between(rows[z], rows["lower"], rows["upper"], alpha=0.3)
+        ax.plot(rows[z], rows["mean"])
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_title(effect)
+        ax.set_xlabel(z)
+    axes[0, 0].set_ylabel(f"d y / d {x} ({ci:.0%} interval)")
+    fig.tight_layout()
+    return fig

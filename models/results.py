@@ -481,6 +481,17 @@ class SpatialFit(FitResult):
                 )
         return pd.DataFrame(rows)
 
+    def marginal_effect(self, x: str, at: dict, ci: float | None = None) -> pd.DataFrame:
+        """dy/dx over a moderator: <moderator>, effect, mean, sd, lower, upper.
+
+        ``at={"z": values}`` with an interaction term x:z in the formula: beta_x +
+        beta_xz z per draw, as LeSage-Pace direct, indirect and total impacts in a spatial
+        lag model (short run for dsdm); `bayespatial.models.moderation`.
+        """
+        from bayespatial.models.moderation import marginal_effect
+
+        return marginal_effect(self, x, at, self.attrs.get("ci", 0.95) if ci is None else ci)
+
     def varying(self, ci: float | None = None) -> pd.DataFrame:
         """Group coefficients of a ``varying=`` fit, their mean mu and spread omega.
 
