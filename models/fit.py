@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import numpyro
 import pandas as pd
+import scipy.sparse as sp
 
 from bayespatial.data.errors import (
     ModelError,
@@ -114,9 +115,10 @@ def fit(
         formulaic formula, e.g. ``"y ~ x1 + I(x1**2) + np.log(x2) + lag(x1, 1)"``.
     data : pandas.DataFrame
         Long panel (one row per unit and period) or a cross-section.
-    W : Weights
+    W : Weights or None
         Spatial weights whose ids match the ``unit`` column; row-standardised
-        here when it is not already (islands raise).
+        here when it is not already (islands raise). None for "ols" (and "did"
+        without spillovers): no spatial term reads it.
     unit, time : str
         Unit and period columns (omit ``time`` for a cross-section).
     fe : {"none", "unit", "time", "twoway"}
@@ -332,14 +334,34 @@ def prepare_weights(W, islands: str = "raise") -> tuple[Weights, tuple]:
     return W.row_standardize(islands=islands), ("W row-standardised (rows sum to one)",)
 
 
+def no_weights(config: FitConfig, data: pd.DataFrame) -> Weights:
+    """An empty W (no unit has neighbours) for a model that has no spatial term.
+
+    ``W=None`` is accepted for "ols": its likelihood and tables never read W, and the
+    panel then takes the data's sorted unit ids as its order.
+    """
+    if config.kind != "none" or config.family.durbin or config.dynamic:
+        raise WeightsError(
+            f"model {config.model!r} has spatial terms and needs W (bayespatial Weights); "
+            "W=None is for the non-spatial 'ols'."
+        )
+    if not isinstance(data, pd.DataFrame) or config.unit not in data.columns:
+        return prepare_weights(None)[0]  # raises the usual message
+    ids = Panel.from_frame(data, config.unit, config.time, balanced=False).units
+    return Weights(sp.csr_matrix((len(ids), len(ids))), ids, "row")
+
+
 def prepare(config: FitConfig, data: pd.DataFrame, W):
     """W, notes, panel, design, coefficient names, columns Z, their cross-products, `Varying`.
 
     The last is None unless ``config.varying`` splits terms by group
     (`bayespatial.models.pooled.split`).
     """
-    W, notes = prepare_weights(W, config.islands)
-    if config.fe in ("time", "twoway") and W.islands:
+    if W is None:
+        W, notes = no_weights(config, data), ("no spatial weights (W=None)",)
+    else:
+        W, notes = prepare_weights(W, config.islands)
+    if config.fe in ("time", "twoway") and W.islands and W.sparse.nnz:
         isl = ", ".join(map(str, W.islands[:5])) + (" ..." if len(W.islands) > 5 else "")
         raise WeightsError(
             f"fe={config.fe!r} with islands (units without neighbours: {isl}): removing period "

@@ -72,8 +72,8 @@ def mediation(
 ) -> Mediation:
     """Fit the mediator and outcome equations and return their mediation posterior.
 
-    ``model``: one of `MEDIATION_FAMILIES` for every equation; ``mediator`` one column
-    or several; ``fe``, ``unit``, ``time`` as in
+    ``model``: one of `MEDIATION_FAMILIES` for every equation (W may be None for
+    "ols"); ``mediator`` one column or several; ``fe``, ``unit``, ``time`` as in
     `bayespatial.fit`. The equations' errors are independent (module docstring).
     """
     from bayespatial.models.fit import fit
@@ -91,11 +91,8 @@ def mediation(
         raise ModelError(
             f"treatment, mediators, outcome and controls must be distinct columns; got {named}."
         )
-    if W is None:  # bsp.fit's pipeline aligns every family's panel to W (W=None: issue 15)
-        raise ModelError(
-            "mediation needs the spatial weights W of the units (also for model='ols', whose "
-            "equations do not use them); W=None is not yet accepted."
-        )
+    if W is None and model != "ols":
+        raise ModelError(f"model={model!r} has spatial terms: it needs the spatial weights W.")
     common = {"unit": unit, "time": time, "fe": fe, "chains": chains, "draws": draws,
               "ci": ci, "progress": progress}  # fmt: skip
     rhs = " + ".join([treatment, *controls])

@@ -115,7 +115,20 @@ def test_mediation_input_errors(panel):
     with pytest.raises(ModelError, match="distinct columns"):
         bsp.mediation(panel, W, treatment="x", mediator="x", outcome="y", **KW)
     with pytest.raises(ModelError, match="needs the spatial weights"):
-        bsp.mediation(panel, None, treatment="x", mediator="m1", outcome="y", **KW)
+        bsp.mediation(panel, None, treatment="x", mediator="m1", outcome="y", model="sar", **KW)
+
+
+def test_ols_without_weights_equals_ols_with_them(panel):
+    """W=None for the non-spatial family: nothing reads W, the draws are the same."""
+    kw = {"treatment": "x", "mediator": "m1", "outcome": "y", "controls": ["c"], **KW}
+    with_w = bsp.mediation(panel, W, **kw)
+    without = bsp.mediation(panel, None, **kw)
+    pd.testing.assert_frame_equal(with_w.effects(), without.effects())
+    fit = bsp.fit("ols", "y ~ x", panel, None, **KW)
+    assert "no spatial weights (W=None)" in fit.notes
+    assert bsp.fit("ols", "y ~ x", panel, W, **KW).summary().equals(fit.summary())
+    with pytest.raises(bsp.WeightsError, match="needs W"):
+        bsp.fit("sdm", "y ~ x", panel, None, **KW)
 
 
 # ---------------------------------------------------------------- moderation
