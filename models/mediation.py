@@ -69,12 +69,16 @@ def mediation(
     seed: int = 0,
     ci: float = 0.95,
     progress: bool | None = None,
+    varying: str | None = None,
 ) -> Mediation:
     """Fit the mediator and outcome equations and return their mediation posterior.
 
     ``model``: one of `MEDIATION_FAMILIES` for every equation (W may be None for
     "ols"); ``mediator`` one column or several; ``fe``, ``unit``, ``time`` as in
     `bayespatial.fit`. The equations' errors are independent (module docstring).
+    ``varying``: a grouping column (constant within unit, e.g. city size or east/west):
+    a, b and c' vary by its groups, partially pooled (`bayespatial.fit`'s ``varying=``),
+    and `Mediation.effects_by_group` gives each group's quantities (model "ols").
     """
     from bayespatial.models.fit import fit
 
@@ -91,6 +95,11 @@ def mediation(
         raise ModelError(
             f"treatment, mediators, outcome and controls must be distinct columns; got {named}."
         )
+    if varying is not None and model != "ols":
+        raise ModelError(
+            "mediation by group (varying=) composes group coefficients for model='ols'; the "
+            "spatial families' group impacts are not composed yet."
+        )
     if W is None and model != "ols":
         raise ModelError(f"model={model!r} has spatial terms: it needs the spatial weights W.")
     common = {"unit": unit, "time": time, "fe": fe, "chains": chains, "draws": draws,
@@ -98,10 +107,12 @@ def mediation(
     rhs = " + ".join([treatment, *controls])
     fits = {}
     for j, m in enumerate(mediators):
-        fits[m] = fit(model, f"{m} ~ {rhs}", data, W, seed=seed + 1 + j, **common)
+        by = {"varying": {treatment: varying}} if varying else {}
+        fits[m] = fit(model, f"{m} ~ {rhs}", data, W, seed=seed + 1 + j, **common, **by)
     out_rhs = " + ".join([treatment, *mediators, *controls])
-    fits[outcome] = fit(model, f"{outcome} ~ {out_rhs}", data, W, seed=seed, **common)
-    return Mediation(fits, treatment, tuple(mediators), outcome, model, ci, W)
+    by = {"varying": {t: varying for t in (treatment, *mediators)}} if varying else {}
+    fits[outcome] = fit(model, f"{outcome} ~ {out_rhs}", data, W, seed=seed, **common, **by)
+    return Mediation(fits, treatment, tuple(mediators), outcome, model, ci, W, varying)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +127,8 @@ class Mediation:
     model: str
     ci: float
     W: object = None
+    varying: str | None = None
+    """The grouping column of group-varying a, b and c' (None: common coefficients)."""
 
     def _coef(self, fit, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Draws of (beta, theta) of ``term`` (theta 0 without a W-lag)."""
@@ -133,8 +146,17 @@ class Mediation:
         """Draws of each quantity: {(quantity, mediator, impact): array (S,)}.
 
         ``mediator`` is a mediator's name or "all" (nie summed over mediators); ``impact``
-        "direct", "indirect", "total" for spatial models, "effect" otherwise.
+        "direct", "indirect", "total" for spatial models, "effect" otherwise. With
+        ``varying``: the unit-weighted average of the groups' quantities (pm the ratio of
+        the averages).
         """
+        if self.varying is not None:  # the units' average of the groups' quantities
+            _, sizes, series = self._group_series()
+            w = sizes / sizes.sum()
+            out = {(q, m, "effect"): v @ w for (q, m), v in series.items() if q != "pm"}
+            nie, te = out[("nie", "all", "effect")], out[("te", "all", "effect")]
+            out[("pm", "all", "effect")] = nie / te
+            return out
         y = self.fits[self.outcome]
         c, theta_c = self._coef(y, self.treatment)
         rho_y = self._rho(y)
@@ -203,6 +225,54 @@ class Mediation:
         if set(table["impact"]) == {"effect"}:
             table = table.drop(columns="impact")
         return table.reset_index(drop=True)
+
+    def effects_by_group(self, ci: float | None = None) -> pd.DataFrame:
+        """Each group's nie (a_g b_g, per mediator and summed), nde (c'_g), te and pm.
+
+        Tidy: quantity, mediator, group, mean, sd, lower, upper (a fit with ``varying=``).
+        The group coefficients are partially pooled in each equation; their draws pair by
+        draw as the equations' errors are independent.
+        """
+        ci = self.ci if ci is None else ci
+        labels, _, series = self._group_series()
+        rows = []
+        for (quantity, mediator), v in series.items():
+            for g, label in enumerate(labels):
+                lo, hi = equal_tailed(v[:, g], ci)
+                rows.append(
+                    {"quantity": quantity, "mediator": mediator, "group": label,
+                     "mean": float(v[:, g].mean()), "sd": float(v[:, g].std(ddof=1)),
+                     "lower": lo, "upper": hi}
+                )  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def _group_series(self):
+        """(group labels, units per group, {(quantity, mediator): draws (S, G)})."""
+        if self.varying is None:
+            raise ModelError("effects by group need bsp.mediation(..., varying='column').")
+        y = self.fits[self.outcome]
+
+        def group_draws(fit, term):
+            post = fit.idata.posterior
+            names = [str(v) for v in post["varying"].values]
+            return fit.draws("beta_group")[:, names.index(term), :]
+
+        labels = list(y.idata.posterior["group"].values)
+        c = group_draws(y, self.treatment)
+        series = {}
+        nie_all = 0.0
+        for m in self.mediators:
+            nie = group_draws(self.fits[m], self.treatment) * group_draws(y, m)
+            series[("nie", m)] = nie
+            nie_all = nie_all + nie
+        series[("nie", "all")] = nie_all
+        series[("nde", "all")] = c
+        series[("te", "all")] = nie_all + c
+        series[("pm", "all")] = nie_all / (nie_all + c)
+        sizes = np.bincount(
+            y.idata.constant_data["group_of_unit"].values, minlength=len(labels)
+        ).astype(float)
+        return labels, sizes, series
 
     def suppression(self, ci: float | None = None) -> pd.DataFrame:
         """P(nie and nde of opposite signs) and the suppressed share |nie| / |nde|.

@@ -195,3 +195,41 @@ def test_ols_mediation_equals_statsmodels_mediation():
         row = table.loc[key]
         se = np.hypot(row["sd"] / np.sqrt(S), np.std(theirs) / np.sqrt(theirs.size))
         assert abs(row["mean"] - np.mean(theirs)) < 5 * se, (key, row, np.mean(theirs))
+
+
+def test_mediation_by_group():
+    """a varies by city size: each group's nie = a_g b_g from the equations' group draws, the
+    overall rows their unit-weighted average; the groups' truth within 4 posterior sd."""
+    rng = np.random.default_rng(5)
+    n = 90
+    size = np.repeat(["small", "medium", "large"], n // 3)
+    a_of = {"small": 0.8, "medium": 0.5, "large": 0.2}
+    a = np.array([a_of[s] for s in size])
+    rows = []
+    for t in range(5):
+        x, c = rng.normal(size=n), rng.normal(size=n)
+        m = a * x + 0.3 * c + rng.normal(size=n)
+        y = -0.4 * x + 0.3 * m + 0.2 * c + rng.normal(size=n)
+        rows.append(pd.DataFrame({"id": np.arange(n), "t": t, "x": x, "c": c, "m": m, "y": y,
+                                  "size": size}))  # fmt: skip
+    df = pd.concat(rows, ignore_index=True)
+    med = bsp.mediation(df, None, treatment="x", mediator="m", outcome="y", controls=["c"],
+                        varying="size", draws=300, **KW)  # fmt: skip
+    by = med.effects_by_group().set_index(["quantity", "mediator", "group"])
+    labels = [str(g) for g in med.fits["y"].idata.posterior["group"].values]
+    fm, fy = med.fits["m"], med.fits["y"]
+    names_m = [str(v) for v in fm.idata.posterior["varying"].values]
+    names_y = [str(v) for v in fy.idata.posterior["varying"].values]
+    ag = fm.draws("beta_group")[:, names_m.index("x"), :]
+    bg = fy.draws("beta_group")[:, names_y.index("m"), :]
+    for g, label in enumerate(labels):
+        np.testing.assert_allclose(
+            by.loc[("nie", "m", label), "mean"], np.mean(ag[:, g] * bg[:, g])
+        )
+        row = by.loc[("nie", "all", label)]
+        assert abs(row["mean"] - a_of[label] * 0.3) < 4 * row["sd"], (label, row)
+    overall = med.effects().set_index(["quantity", "mediator"]).loc[("nie", "all"), "mean"]
+    np.testing.assert_allclose(overall, np.mean((ag * bg).mean(axis=1)))  # equal group sizes
+    with pytest.raises(ModelError, match="composes group coefficients"):
+        bsp.mediation(df, W, treatment="x", mediator="m", outcome="y", model="sar", varying="size",
+                      **KW)  # fmt: skip
