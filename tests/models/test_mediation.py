@@ -233,3 +233,24 @@ def test_mediation_by_group():
     with pytest.raises(ModelError, match="composes group coefficients"):
         bsp.mediation(df, W, treatment="x", mediator="m", outcome="y", model="sar", varying="size",
                       **KW)  # fmt: skip
+
+
+def test_moderated_mediation_index(panel):
+    """First-stage moderation by c (x:c in the mediator equation): the index a3 b and the
+    conditional indirect effects (a1 + a3 z) b equal the least-squares products within
+    Monte Carlo error (independent a posteriori)."""
+    rng = np.random.default_rng(8)
+    df = panel.assign(m1=panel.m1 + 0.4 * panel.x * panel.c + 0.1 * rng.normal(size=len(panel)))
+    med = bsp.mediation(df, None, treatment="x", mediator="m1", outcome="y",
+                        controls=["c", "x:c"], **KW)  # fmt: skip
+    table = med.moderated("c", at=[-1.0, 1.0]).set_index(["quantity", "c"], drop=False)
+    lm = _ls(df.assign(xc=df.x * df.c), ["x", "c", "xc"], "m1")
+    ly = _ls(df.assign(xc=df.x * df.c), ["x", "m1", "c", "xc"], "y")
+    index = table[table["quantity"] == "index"].iloc[0]
+    assert abs(index["mean"] - lm["xc"] * ly["m1"]) < 5 * index["sd"] / np.sqrt(S)
+    for z in (-1.0, 1.0):
+        row = table[(table["quantity"] == "conditional") & (table["c"] == z)].iloc[0]
+        expect = (lm["x"] + lm["xc"] * z) * ly["m1"]
+        assert abs(row["mean"] - expect) < 5 * row["sd"] / np.sqrt(S), (z, row, expect)
+    with pytest.raises(ModelError, match="no x:t term"):
+        med.moderated("t")
