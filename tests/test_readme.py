@@ -111,3 +111,15 @@ def test_did_example_runs_and_prints_its_rows(capsys):
     att = fit.att().iloc[0]
     truth = panel.loc[panel.treated == 1, "tau"].mean()
     assert att["lower"] <= truth <= att["upper"]
+
+
+def test_mediation_example_runs_and_prints_its_rows(capsys):
+    code = next(b for b in _blocks("python") if "bsp.mediation(" in b)
+    scope: dict = {}
+    exec(compile(code, "README mediation", "exec"), scope)
+    out = capsys.readouterr().out
+    for word in ("nie", "p_opposite", "indirect"):
+        assert word in out
+    table = scope["effects"].set_index(["quantity", "mediator", "impact"])
+    row = table.loc[("nie", "all", "direct")]
+    assert row["lower"] <= 0.5 * 0.3 <= row["upper"]
