@@ -1,6 +1,11 @@
 """Runnable studies, one module each with ``main(args)``; listed by `REGISTRY`."""
 
 REGISTRY = {
+    "digital_economy_mediation": (
+        "bayespatial.experiments.digital_economy_mediation",
+        "Digital economy -> agglomeration -> carbon intensity, 278 cities: mediation with "
+        "suppression, by group, spatial",
+    ),
     "city_cluster_did": (
         "bayespatial.experiments.city_cluster_did",
         "City-cluster plans, 274 cities 2006-2023: TWFE vs Bayesian imputation DID, "
