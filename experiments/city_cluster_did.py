@@ -57,6 +57,7 @@ from bayespatial.experiments.outputs import (
     markdown,
     parser,
     read_table,
+    read_weights,
     save_figure,
     write_atomic,
     write_table,
@@ -165,23 +166,14 @@ def simulate_study(seed: int = 2025) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def load_user(args):
     """The user's panel and W (``--data``, ``--weights``)."""
-    from bayespatial.data import weights
     from bayespatial.data.errors import WeightsError
 
-    frame = read_table(args.data)
     if args.weights is None:
         raise WeightsError(
             "--data needs --weights (a GAL file, an edge list or a coordinates CSV with unit, "
             "lon, lat) for the spillover fit."
         )
-    if args.weights.suffix.lower() == ".gal":
-        import libpysal
-
-        return frame, weights.from_libpysal(libpysal.io.open(str(args.weights)).read())
-    table = read_table(args.weights)
-    if {"lon", "lat"} <= set(table.columns):
-        return frame, weights.knn(table[["lon", "lat"]].to_numpy(), k=6, ids=list(table[args.unit]))
-    return frame, weights.from_edges(table)
+    return read_table(args.data), read_weights(args.weights, args.unit)
 
 
 def main(args: argparse.Namespace) -> dict:

@@ -42,6 +42,7 @@ from bayespatial.experiments.outputs import (
     markdown,
     parser,
     read_table,
+    read_weights,
     write_atomic,
     write_table,
 )
@@ -88,19 +89,8 @@ def _truth_by_group(cities: pd.DataFrame, column: str) -> pd.Series:
 
 def load_user(args):
     """The user's panel and W (``--data``, ``--weights``; W None without weights)."""
-    from bayespatial.data import weights
-
     frame = read_table(args.data)
-    if args.weights is None:
-        return frame, None
-    if args.weights.suffix.lower() == ".gal":
-        import libpysal
-
-        return frame, weights.from_libpysal(libpysal.io.open(str(args.weights)).read())
-    table = read_table(args.weights)
-    if {"lon", "lat"} <= set(table.columns):
-        return frame, weights.knn(table[["lon", "lat"]].to_numpy(), k=6, ids=list(table[args.unit]))
-    return frame, weights.from_edges(table)
+    return frame, None if args.weights is None else read_weights(args.weights, args.unit)
 
 
 def main(args: argparse.Namespace) -> dict:

@@ -161,6 +161,24 @@ def update_section(path: Path, heading: str, section: str) -> None:
     write_atomic(path, text.rstrip("\n") + "\n")
 
 
+def read_weights(path: Path, unit: str, k: int = 6):
+    """A user's W: a GAL file, coordinates or an edge list.
+
+    A table with ``unit``, lon and lat gives the k nearest neighbours; otherwise the
+    table is an edge list (focal, neighbor[, weight]).
+    """
+    from bayespatial.data import weights
+
+    if Path(path).suffix.lower() == ".gal":
+        import libpysal
+
+        return weights.from_libpysal(libpysal.io.open(str(path)).read())
+    table = read_table(path)
+    if {"lon", "lat"} <= set(table.columns):
+        return weights.knn(table[["lon", "lat"]].to_numpy(), k=k, ids=list(table[unit]))
+    return weights.from_edges(table)
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """A user's table: CSV, Parquet or Excel, by the suffix of ``path``."""
     suffix = Path(path).suffix.lower()

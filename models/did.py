@@ -283,15 +283,18 @@ def _imputation(cells: Cells, leads, total: int, rng) -> dict:
     return out
 
 
-def _identified_columns(c: Cells, rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
+def _identified_columns(c: Cells, rows: np.ndarray, extra: np.ndarray, X=None) -> np.ndarray:
     """Which columns of ``extra`` (in order) add rank to the effects and covariates on ``rows``.
+
+    ``X``: the covariates of every cell (default ``c.X``); ``extra`` has the rows' cells.
 
     Greedy: a column is kept when its part orthogonal to the unit and period effects, the
     covariates and the columns kept before it is not (numerically) zero.
     """
+    X = c.X if X is None else X
     eff = absorb.init(c.u[rows], c.t[rows], "twoway")
-    basis = eff.annihilate(np.hstack([c.X[rows], extra]))
-    p = c.X.shape[1]
+    basis = eff.annihilate(np.hstack([X[rows], extra]))
+    p = X.shape[1]
     q, _ = np.linalg.qr(basis[:, :p]) if p else (np.zeros((basis.shape[0], 0)), None)
     keep = np.zeros(extra.shape[1], dtype=bool)
     for j in range(extra.shape[1]):
@@ -379,12 +382,16 @@ def _regression(c: Cells, rows: np.ndarray, X: np.ndarray, what: str):
         raise ModelError(f"{what}: {err}") from None
 
 
-def _check_covariates(c: Cells, rows: np.ndarray) -> None:
-    """Raise naming covariates collinear with the unit and period effects on ``rows``."""
-    if not c.names:
+def _check_covariates(c: Cells, rows: np.ndarray, X=None, names=None) -> None:
+    """Raise naming covariates collinear with the unit and period effects on ``rows``.
+
+    ``X``, ``names``: the columns to check (default the formula's, ``c.X`` and ``c.names``).
+    """
+    X, names = (c.X, c.names) if X is None else (X, names)
+    if not names:
         return
     eff = absorb.init(c.u[rows], c.t[rows], "twoway")
-    check_rank(eff.annihilate(c.X[rows]), c.X[rows], tuple(c.names), "twoway")
+    check_rank(eff.annihilate(X[rows]), X[rows], tuple(names), "twoway")
 
 
 def _onset(c: Cells) -> np.ndarray:
@@ -554,7 +561,7 @@ def _twfe(cells: Cells, total: int, rng) -> dict:
             "identifies its effect."
         )
     names = [f"{e}{k or ''}" for e, k in labels]
-    _check_covariates(Cells(**{**c.__dict__, "X": Xs, "names": [*names, *c.names]}), everyone)
+    _check_covariates(c, everyone, Xs, [*names, *c.names])
     reg = _regression(c, everyone, Xs, "the static TWFE regression")
     d = imputation.draw(reg, None, total, rng)
     estimands = []
@@ -568,9 +575,7 @@ def _twfe(cells: Cells, total: int, rng) -> dict:
     values = np.unique(ev[ever])
     values = np.concatenate([values[values >= 0], values[values <= -2][::-1]])  # 0, 1, .., -2, -3
     dummies = ((ev[:, None] == values[None, :]) & ever[:, None]).astype(float)
-    keep = _identified_columns(
-        Cells(**{**c.__dict__, "X": np.hstack([*static[1:], c.X])}), everyone, dummies
-    )
+    keep = _identified_columns(c, everyone, dummies, X=np.hstack([*static[1:], c.X]))
     # without never-treated units the effects absorb a linear trend in event time, so one
     # more relative period is a reference (Borusyak, Jaravel & Spiess 2024, sec. 3.2)
     reference = [-1, *sorted(values[~keep].tolist())]

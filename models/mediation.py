@@ -37,7 +37,7 @@ they do (how much of the direct effect the mediator offsets; the study's ~6%).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -130,6 +130,8 @@ class Mediation:
     W: object = None
     varying: str | None = None
     """The grouping column of group-varying a, b and c' (None: common coefficients)."""
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+    """What is computed once per result (W's spectral quadrature)."""
 
     def _coef(self, fit, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Draws of (beta, theta) of ``term`` (theta 0 without a W-lag)."""
@@ -142,6 +144,20 @@ class Mediation:
     def _rho(self, fit) -> np.ndarray:
         post = fit.idata.posterior
         return fit.draws("rho") if "rho" in post else np.zeros(fit.draws("beta").shape[0])
+
+    def _spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes and weights of W's spectral quadrature, once per result.
+
+        A fit's stored one where kept (lag models), else computed from W.
+        """
+        if "spectrum" not in self._memo:
+            stored = [f.spectral_terms() for f in self.fits.values()]
+            stored = [s for s in stored if s is not None]
+            W = self.W.row_standardize()
+            check_row_stochastic(W.sparse)
+            q = stored[0][0] if stored else init_quadrature(W)
+            self._memo["spectrum"] = (np.asarray(q.nodes), np.asarray(q.weights))
+        return self._memo["spectrum"]
 
     def draws(self) -> dict:
         """Draws of each quantity: {(quantity, mediator, impact): array (S,)}.
@@ -163,9 +179,7 @@ class Mediation:
         rho_y = self._rho(y)
         spatial = FAMILIES[self.model].kind != "none" or FAMILIES[self.model].durbin
         if spatial:
-            check_row_stochastic(self.W.row_standardize().sparse)
-            q = init_quadrature(self.W.row_standardize())
-            nodes, weights = np.asarray(q.nodes), np.asarray(q.weights)
+            nodes, weights = self._spectrum()
 
         def impacts(f_of):
             if not spatial:

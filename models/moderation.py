@@ -27,7 +27,7 @@ def marginal_effect(fit, x: str, at: dict, ci: float) -> pd.DataFrame:
 
     ``at``: one moderator and its values, e.g. ``{"z": [0, 1, 2]}``.
     """
-    from bayespatial.engine.effects import Quadrature, apply_effects
+    from bayespatial.engine.effects import apply_effects
 
     if not isinstance(at, dict) or len(at) != 1:
         raise ValueError(
@@ -51,12 +51,7 @@ def marginal_effect(fit, x: str, at: dict, ci: float) -> pd.DataFrame:
     b = beta[:, jx, None] + beta[:, jxz, None] * values  # (draws, values)
     t = theta[:, jx, None] + theta[:, jxz, None] * values
     if "rho" in post:
-        cd = fit.idata.constant_data
-        q = Quadrature(
-            cd["spectrum_re"].values + 1j * cd["spectrum_im"].values,
-            cd["spectrum_weight"].values,
-        )
-        c = cd["total_moments"].values if "total_moments" in cd else None
+        q, c = fit.spectral_terms()
         eff = apply_effects(q, fit.draws("rho"), b, t, c)
         out = {k: np.asarray(getattr(eff, k)) for k in ("direct", "indirect", "total")}
     else:

@@ -352,13 +352,8 @@ class SpatialFit(FitResult):
         beta = self.draws("beta")[:, keep]
         theta = self.draws("theta")[:, keep] if "theta" in post else np.zeros_like(beta)
         if "rho" in post:
-            cd = self.idata.constant_data
-            q = Quadrature(
-                cd["spectrum_re"].values + 1j * cd["spectrum_im"].values,
-                cd["spectrum_weight"].values,
-            )
+            q, c = self.spectral_terms()
             rho = self.draws("rho")
-            c = cd["total_moments"].values if "total_moments" in cd else None
             if horizon == "short":
                 eff = apply_effects(q, rho, beta, theta, c)
             else:
@@ -480,6 +475,20 @@ class SpatialFit(FitResult):
                     stacklevel=user_stacklevel(),
                 )
         return pd.DataFrame(rows)
+
+    def spectral_terms(self) -> tuple[Quadrature, np.ndarray | None] | None:
+        """The stored quadrature over W's spectrum and W's `total_moments`, or None.
+
+        Models without rho keep no spectrum (None); the effects read these.
+        """
+        cd = self.idata.constant_data
+        if "spectrum_re" not in cd:
+            return None
+        q = Quadrature(
+            cd["spectrum_re"].values + 1j * cd["spectrum_im"].values,
+            cd["spectrum_weight"].values,
+        )
+        return q, (cd["total_moments"].values if "total_moments" in cd else None)
 
     def marginal_effect(self, x: str, at: dict, ci: float | None = None) -> pd.DataFrame:
         """dy/dx over a moderator: <moderator>, effect, mean, sd, lower, upper.
